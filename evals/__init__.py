@@ -1,0 +1,1 @@
+"""Batch evaluation: question sets, runs, metrics, reports and benchmark adapters."""

@@ -1,0 +1,1 @@
+"""Ingestion: load files, split them into clauses with provenance, embed, and commit to the index."""

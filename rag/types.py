@@ -1,0 +1,177 @@
+"""The few types every layer speaks: document versions, clauses, retrieval hits, citations, answers."""
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from datetime import date
+from enum import Enum
+
+
+class Kind(str, Enum):
+    REGULATION = "regulation"
+    GUIDANCE = "guidance"
+    REPORT = "report"
+    FILING = "filing"
+
+
+class Status(str, Enum):
+    IN_FORCE = "in_force"
+    SUPERSEDED = "superseded"
+    PROPOSED = "proposed"
+
+
+class Verdict(str, Enum):
+    SUPPORTED = "supported"
+    PARTIAL = "partial"
+    UNSUPPORTED = "unsupported"
+
+
+@dataclass(frozen=True)
+class CharSpan:
+    """Offsets into a document version's normalised text; end is exclusive."""
+
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start <= self.end:
+            raise ValueError(f"bad span {self.start}..{self.end}")
+
+
+@dataclass(frozen=True)
+class PageSpan:
+    """1-based, inclusive. Text without pages (HTML, Markdown) is page 1..1."""
+
+    first: int
+    last: int
+
+    def __str__(self) -> str:
+        return f"p. {self.first}" if self.first == self.last else f"pp. {self.first}-{self.last}"
+
+
+def page_span_of(span: CharSpan, page_starts: tuple[int, ...]) -> PageSpan:
+    """Pages covered by a character span, given the offset where each page starts (page_starts[0] == 0)."""
+    if not page_starts:
+        return PageSpan(1, 1)
+    first = bisect.bisect_right(page_starts, span.start)
+    last = bisect.bisect_right(page_starts, max(span.start, span.end - 1))
+    return PageSpan(max(first, 1), max(last, 1))
+
+
+@dataclass(frozen=True)
+class DocumentVersion:
+    """One file as ingested. doc_id names the instrument across versions ("12 CFR 1002")."""
+
+    version_id: str  # sha256 of the file's bytes, first 16 hex digits
+    doc_id: str
+    title: str
+    kind: Kind
+    jurisdiction: str  # "US", "EU", "CN", "" when unknown
+    language: str  # BCP-47 primary tag: "en", "zh"
+    source_path: str
+    sha256: str
+    page_starts: tuple[int, ...]  # character offset where each page begins in the normalised text
+    effective_from: date | None = None
+    effective_to: date | None = None
+    status: Status = Status.IN_FORCE
+    ingested_at: str = ""  # ISO-8601 UTC, set by the store on commit
+
+    @property
+    def pages(self) -> int:
+        return max(len(self.page_starts), 1)
+
+
+@dataclass(frozen=True)
+class Clause:
+    """The retrieval unit: a numbered provision (or a part of an over-long one) with its provenance."""
+
+    clause_id: str  # f"{version_id}:{ordinal}", stable for a given file
+    version_id: str
+    ordinal: int  # 0-based position in the document
+    path: tuple[str, ...]  # ("§ 1002.9", "(a)", "(1)", "(i)")
+    reference: str  # canonical, human: "12 CFR 1002.9(a)(1)(i)"
+    headings: tuple[str, ...]  # heading trail above the clause, outermost first
+    text: str
+    char_span: CharSpan
+    page_span: PageSpan
+    part: int = 0  # 0 for a whole clause; 1..n for the parts of an over-long one
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict retrieval. Empty tuples mean no restriction."""
+
+    doc_ids: tuple[str, ...] = ()
+    jurisdictions: tuple[str, ...] = ()
+    kinds: tuple[Kind, ...] = ()
+    languages: tuple[str, ...] = ()
+    in_force_on: date | None = None
+
+    def admits(self, clause_doc: DocumentVersion) -> bool:
+        d = clause_doc
+        if self.doc_ids and d.doc_id not in self.doc_ids:
+            return False
+        if self.jurisdictions and d.jurisdiction not in self.jurisdictions:
+            return False
+        if self.kinds and d.kind not in self.kinds:
+            return False
+        if self.languages and d.language not in self.languages:
+            return False
+        if self.in_force_on is not None:
+            if d.effective_from and d.effective_from > self.in_force_on:
+                return False
+            if d.effective_to and d.effective_to <= self.in_force_on:
+                return False
+        return True
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved clause with the scores that ranked it."""
+
+    clause: Clause
+    document: DocumentVersion
+    score: float  # the fused score used for ranking
+    dense_score: float | None = None
+    lexical_score: float | None = None
+    via: str = "hybrid"  # "dense", "lexical", "hybrid", "reference" (named in the question), "rerank"
+
+
+@dataclass(frozen=True)
+class Citation:
+    marker: str  # as written in the answer, e.g. "[2]"
+    clause_id: str
+    reference: str
+    document_title: str
+    version_id: str
+    page_span: PageSpan
+    quote: str  # the supporting words from the clause
+    verdict: Verdict
+    score: float  # semantic support, 0..1
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str  # without markers
+    citations: tuple[Citation, ...]
+    verdict: Verdict  # worst of its citations; UNSUPPORTED when it has none
+    problems: tuple[str, ...] = ()  # e.g. "number 45 not in cited clause"
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str  # the answer as shown, markers included
+    sentences: tuple[Sentence, ...]
+    hits: tuple[Hit, ...]
+    abstained: bool
+    backend: str  # "openai", "transformers", "extractive"
+    model: str
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    reasoning: str = ""  # a model's <think> trace, kept out of text
+    fallback_reason: str = ""  # set when a configured backend failed and extractive answered
+    dropped_markers: int = 0  # markers that pointed at nothing retrieved
+
+    @property
+    def citations(self) -> tuple[Citation, ...]:
+        return tuple(c for s in self.sentences for c in s.citations)

@@ -1,0 +1,1 @@
+"""The Streamlit front end: Ask and Library pages over the rag core."""
