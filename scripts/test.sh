@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Installs everything the tests need, then runs the whole suite (slow, e2e and browser tests included).
+# Extra arguments go to pytest, e.g. scripts/test.sh -m "not slow".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh --test
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+exec .venv/bin/python -m pytest "$@"
