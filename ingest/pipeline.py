@@ -124,13 +124,18 @@ def ingest_paths(
         bar = tqdm(total=len(files), desc="files", unit="file", file=sys.stderr)
     with open_writer(settings, embedder.name, embedder.dim) as writer:
         known = writer.known_sha256()
+        hashes: dict[Path, str | None] = {}
+        for path in files:
+            try:
+                hashes[path] = _sha256(path)
+            except OSError as e:
+                hashes[path] = None
+                skipped.append((str(path), f"cannot read: {e.strerror or e}"))
+        # Stored versions whose files are part of this run stay, whatever else the run adds.
+        in_run = {sha for sha in hashes.values() if sha is not None}
         for done, path in enumerate(files, 1):
             source = str(path.resolve())
-            try:
-                sha = _sha256(path)
-            except OSError as e:
-                skipped.append((str(path), f"cannot read: {e.strerror or e}"))
-                sha = None
+            sha = hashes[path]
             if sha is not None and (sha in known or sha in seen_sha):
                 unchanged += 1
                 seen_sha.add(sha)
@@ -155,9 +160,9 @@ def ingest_paths(
                         page_starts=tuple(loaded.page_starts), effective_from=info.effective_from,
                     )
                     # A changed file of the same path, or the same instrument in the same format, replaces it;
-                    # versions added in this run never replace each other.
+                    # files of the same run never replace each other.
                     for old in writer.versions():
-                        if old.version_id in added_ids:
+                        if old.version_id in added_ids or old.sha256 in in_run:
                             continue
                         if old.source_path == source or (
                             old.doc_id and old.doc_id == version.doc_id

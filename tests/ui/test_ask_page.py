@@ -1,0 +1,98 @@
+"""Ask page in AppTest: answers render with their citation cards, banners and sources."""
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from tests.ui.conftest import ROOT, abstained_answer, build_index, regb_answer
+
+APP = str(ROOT / "ui" / "app.py")
+
+
+def _ask(question: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.chat_input[0].set_value(question).run()
+    return at
+
+
+def _text(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [s.value for s in at.subheader] + [c.value for c in at.caption]
+    parts += [w.value for w in at.warning] + [i.value for i in at.info]
+    return "\n".join(parts)
+
+
+def test_question_renders_answer_and_citation_cards_with_references(app_env, monkeypatch):
+    docs = build_index(app_env)
+    answer = regb_answer(docs)
+    seen = {}
+
+    def fake_answer(settings, question, filters, on_token=None):
+        seen["question"], seen["filters"] = question, filters
+        on_token("A creditor must notify")
+        return answer
+
+    monkeypatch.setattr("ui.resources.answer", fake_answer)
+    at = _ask(answer.question)
+
+    assert not at.exception
+    assert seen["question"] == answer.question
+    headers = [s.value for s in at.subheader]
+    assert headers == ["[1] 12 CFR 1002\\.9\\(a\\)\\(1\\)\\(iii\\)", "[2] 12 CFR 1002\\.9\\(a\\)\\(1\\)"]
+    assert [s.proto.anchor for s in at.subheader] == ["cite-1", "cite-2"]
+    body = _text(at)
+    assert "within 30 days after taking adverse action" in body
+    assert "[\\[1\\]](#cite-1)[\\[2\\]](#cite-2)" in body  # markers link to their cards
+    assert ":green-badge[:material/check_circle: Supported]" in body  # card 1
+    assert ":red-badge[:material/cancel: Unsupported]" in body  # card 2 and the flagged sentence
+    assert "p. 2" in body and "Regulation B \\(sample excerpt\\)" in body
+    # the words the sentence shares with the quote are highlighted; filler words between them are not
+    assert "\\(iii\\) :orange-background[30 days after taking adverse action] on an :orange-background[existing account]" in body
+    assert "openai · Qwen2\\.5\\-7B\\-Instruct" in body
+    assert any("Model reasoning" in e.label for e in at.expander)
+    assert at.session_state["ask_turns"] == [answer]
+
+
+def test_open_source_shows_clause_in_context_and_marked_page(app_env, monkeypatch):
+    docs = build_index(app_env)
+    monkeypatch.setattr("ui.resources.answer", lambda *a, **k: regb_answer(docs))
+    at = _ask("adverse action on an existing account")
+
+    body = _text(at)
+    assert "**▶** " in body and "existing account" in body
+    images = at.get("image")
+    assert len(images) == 2, "each PDF citation card has its page image"
+    assert "page 2 of 3: the cited passage is marked" in str(images[0].proto)
+
+
+def test_abstention_shows_banner_and_no_cards(app_env, monkeypatch):
+    build_index(app_env)
+    monkeypatch.setattr("ui.resources.answer", lambda s, q, f, on_token=None: abstained_answer(q))
+    at = _ask("证券公司的净资本不得低于多少？")
+
+    assert not at.exception
+    assert len(at.warning) == 1 and "abstains" in at.warning[0].value
+    assert not at.subheader
+
+
+def test_filters_reach_the_answerer(app_env, monkeypatch):
+    docs = build_index(app_env, with_hostile=True)
+    seen = {}
+
+    def fake_answer(settings, question, filters, on_token=None):
+        seen["filters"] = filters
+        return regb_answer(docs)
+
+    monkeypatch.setattr("ui.resources.answer", fake_answer)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.multiselect(key="f_docs").set_value(["12 CFR 1002"])
+    at.multiselect(key="f_jur").set_value(["US"])
+    at.run()
+    at.chat_input[0].set_value("q").run()
+    assert seen["filters"].doc_ids == ("12 CFR 1002",)
+    assert seen["filters"].jurisdictions == ("US",)
+
+
+def test_no_index_says_where_to_add_documents(app_env):
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    assert "No documents are indexed yet" in at.info[0].value
+    assert at.chat_input[0].disabled

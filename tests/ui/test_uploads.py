@@ -1,0 +1,70 @@
+"""Upload handling: safe names, limits, per-file results, and the ingest subprocess's JSON events."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ui import uploads
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("name, safe", [
+    ("../../etc/passwd.md", "passwd.md"),
+    ("C:\\Users\\x\\Reg B.PDF", "Reg_B.pdf"),
+    (".hidden.html", "hidden.html"),
+    ("a;rm -rf $HOME`.txt", "a_rm_-rf_HOME_.txt"),
+    ("反洗钱法(2024).md", "反洗钱法(2024).md"),
+    ("new\nline\x00.md", "newline.md"),
+    ("...", "upload"),
+])
+def test_safe_name_stays_inside_the_folder(name, safe):
+    assert uploads.safe_name(name) == safe
+
+
+def test_check_upload_enforces_type_size_and_emptiness():
+    assert uploads.check_upload("a.pdf", 10, 1) == ""
+    assert "not accepted" in uploads.check_upload("a.exe", 10, 1)
+    assert "over the 1 MB" in uploads.check_upload("a.pdf", 2 * 1024 * 1024, 1)
+    assert "empty" in uploads.check_upload("a.md", 0, 1)
+
+
+def test_save_upload_replaces_a_same_named_file(tmp_path):
+    first, _ = uploads.save_upload("reg.md", b"one", tmp_path, 1)
+    second, _ = uploads.save_upload("reg.md", b"two", tmp_path, 1)
+    assert first.path == second.path and second.path.read_bytes() == b"two"
+    assert [p.name for p in tmp_path.iterdir()] == ["reg.md"]
+
+
+def test_per_file_results_name_each_outcome(tmp_path):
+    saved = [uploads.Saved(n, tmp_path / n, sha) for n, sha in (("a.pdf", "1"), ("b.md", "2"), ("c.md", "3"))]
+    report = {"event": "report", "skipped": [[str(tmp_path / "a.pdf"), "encrypted PDF"]]}
+    rows = uploads.per_file_results(saved, report, indexed_before={"2"}, indexed_after={"2", "3"})
+    assert [(r["File"], r["Result"], r["Detail"]) for r in rows] == [
+        ("a.pdf", "skipped", "encrypted PDF"), ("b.md", "unchanged", "already indexed"), ("c.md", "indexed", ""),
+    ]
+
+
+def test_ingest_subprocess_reports_a_missing_path_as_json(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "ingest", "--json-events", "--data-dir", str(tmp_path), str(tmp_path / "nope.pdf")],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert events and events[-1]["event"] == "report", done.stderr
+    assert events[-1]["skipped"] == [[str(tmp_path / "nope.pdf"), "no such file or directory"]]
+    assert events[-1]["files"] == 0 and done.returncode == 3
+
+
+def test_run_ingest_turns_a_crash_into_an_error_event(tmp_path):
+    (tmp_path / "index").mkdir()
+    (tmp_path / "index" / "catalog.sqlite").write_bytes(b"this is not a database")
+    doc = tmp_path / "a.md"
+    doc.write_text("# A\n\nText.")
+    progress = []
+    report = uploads.run_ingest([doc], tmp_path, on_progress=lambda d, t: progress.append((d, t)))
+    assert report["event"] == "error" and report["message"]

@@ -1,0 +1,174 @@
+"""The Ask page: a chat whose answers cite clauses, each citation a card that opens its source."""
+from __future__ import annotations
+
+import streamlit as st
+
+from rag.errors import RegciteError
+from rag.types import Answer, Filters, Kind
+from ui import render, resources
+
+TURNS = "ask_turns"
+
+
+def _filters(index) -> Filters:
+    st.sidebar.markdown("**Filters**")
+    if index is None:
+        return Filters()
+    titles: dict[str, str] = {}
+    for d in index.documents.values():
+        titles.setdefault(d.doc_id, d.title)
+    doc_ids = st.sidebar.multiselect(
+        "Documents", sorted(titles, key=lambda k: titles[k].lower()), format_func=lambda k: titles[k],
+        placeholder="All documents", key="f_docs",
+    )
+    jurisdictions = st.sidebar.multiselect(
+        "Jurisdiction", sorted({d.jurisdiction for d in index.documents.values() if d.jurisdiction}),
+        placeholder="All jurisdictions", key="f_jur",
+    )
+    kinds = st.sidebar.multiselect(
+        "Kind", sorted({d.kind.value for d in index.documents.values()}), placeholder="All kinds", key="f_kind",
+    )
+    return Filters(doc_ids=tuple(doc_ids), jurisdictions=tuple(jurisdictions), kinds=tuple(Kind(k) for k in kinds))
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _sidebar_status(settings, index) -> None:
+    info = resources.backend_info(settings)
+    st.sidebar.divider()
+    st.sidebar.markdown("**Answering with**")
+    model = f" · `{render.md_escape(info.model)}`" if info.model else ""
+    st.sidebar.markdown(f":material/memory: {info.backend}{model}")
+    if index is not None:
+        clauses = len(index.clauses)
+        st.sidebar.caption(
+            f"{_count(len(index.documents), 'document')} · {_count(clauses, 'clause')} · index generation {index.generation}"
+        )
+    error = resources.index_error(settings)
+    if error:
+        st.sidebar.warning(f"A newer index could not be opened; serving the previous one. {render.md_escape(error)}")
+    if st.sidebar.button("New conversation", icon=":material/add_comment:", width="stretch"):
+        st.session_state[TURNS] = []
+
+
+def _source(card: render.Card, index, settings) -> None:
+    """The clause in its document, and for PDFs its page with the passage marked."""
+    try:
+        clause = index.clause(card.clause_id)
+        document = index.document_of(clause)
+    except KeyError:
+        st.caption("This clause is no longer in the index (its document was re-ingested).")
+        return
+    is_pdf = document.source_path.lower().endswith(".pdf")
+    tabs = st.tabs(["In context", "Page"] if is_pdf else ["In context"])
+    with tabs[0]:
+        trail = " › ".join(clause.headings)
+        if trail:
+            st.caption(render.md_escape(trail))
+        text = resources.document_text(str(settings.data_dir), index.generation, clause.version_id, index)
+        st.markdown(render.context_md(text, clause.char_span, card.quote))
+    if is_pdf:
+        with tabs[1]:
+            pages = list(range(clause.page_span.first, clause.page_span.last + 1))
+            page = pages[0]
+            if len(pages) > 1:
+                page = st.radio("Page", pages, horizontal=True, key=f"pg-{card.anchor}-{id(card)}")
+            shown = resources.page_png(document.source_path, document.sha256, page, clause.text)
+            if shown is None:
+                st.caption(f"The PDF is not available at {render.md_escape(document.source_path)}.")
+            else:
+                png, found = shown
+                note = "the cited passage is marked" if found else "the passage could not be located on this page"
+                st.image(png, caption=f"{document.title}, page {page} of {document.pages}: {note}", width="stretch")
+
+
+def _card(card: render.Card, index, settings) -> None:
+    with st.container(border=True):
+        st.subheader(f"[{card.number}] {render.md_escape(card.reference)}", anchor=card.anchor, divider=False)
+        cited_by = ", ".join(str(n) for n in card.sentences)
+        st.markdown(
+            f"{render.verdict_badge(card.verdict)} :gray-badge[:material/description: {card.pages}] "
+            f":gray-badge[support {card.score:.2f}]  \n"
+            f"{render.md_escape(card.title)} · version `{card.version_id}` · cited by sentence {cited_by}"
+        )
+        if card.quote.strip():
+            st.markdown("> " + card.quote_md)
+        if index is not None:
+            with st.expander("Open source", icon=":material/open_in_new:"):
+                _source(card, index, settings)
+
+
+def show_answer(answer: Answer, turn: int, index, settings) -> None:
+    banner = render.banner_of(answer)
+    if banner:
+        level, message = banner
+        (st.warning if level == "warning" else st.info)(
+            message, icon=":material/block:" if answer.abstained else ":material/swap_horiz:"
+        )
+    cards = render.cards_of(answer)
+    if not answer.abstained:
+        st.markdown(render.answer_body_md(answer, cards))
+    st.caption(render.meta_line(answer))
+    if answer.reasoning.strip():
+        with st.expander("Model reasoning (not part of the answer)", icon=":material/psychology:"):
+            st.markdown(render.md_paragraphs(answer.reasoning))
+    if cards:
+        st.markdown(f"**Sources** · {_count(len(cards), 'clause')}")
+        for card in cards:
+            _card(card, index, settings)
+    memo = render.answer_to_markdown(answer)
+    left, right = st.columns([1, 1])
+    with left:
+        st.download_button(
+            "Download as Markdown", memo, file_name=f"regcite-answer-{turn + 1}.md", mime="text/markdown",
+            icon=":material/download:", key=f"dl-{turn}",
+        )
+    with right:
+        with st.popover("Copy as Markdown", icon=":material/content_copy:"):
+            st.code(memo, language="markdown", wrap_lines=True)
+
+
+def page() -> None:
+    settings = resources.settings()
+    index = resources.index(settings)
+    filters = _filters(index)
+    _sidebar_status(settings, index)
+    turns: list[Answer] = st.session_state.setdefault(TURNS, [])
+
+    st.markdown("## Ask")
+    st.caption("Answers come only from the indexed documents. Every sentence cites a clause; each citation is checked.")
+    if index is None:
+        st.info("No documents are indexed yet. Add regulations on the Library page, or run `regcite ingest PATH`.",
+                icon=":material/info:")
+
+    for turn, answer in enumerate(turns):
+        with st.chat_message("user"):
+            st.markdown(render.md_escape(answer.question))
+        with st.chat_message("assistant"):
+            show_answer(answer, turn, index, settings)
+
+    question = st.chat_input("Ask about the indexed regulations…", disabled=index is None)
+    if not question:
+        return
+    with st.chat_message("user"):
+        st.markdown(render.md_escape(question))
+    with st.chat_message("assistant"):
+        stream = st.empty()
+        tokens: list[str] = []
+
+        def on_token(token: str) -> None:
+            tokens.append(token)
+            stream.markdown(render.md_escape("".join(tokens)) + " ▌")
+
+        try:
+            with st.spinner("Searching the clauses and composing the answer…"):
+                answer = resources.answer(settings, question, filters, on_token=on_token)
+        except RegciteError as e:
+            stream.empty()
+            st.error(str(e), icon=":material/error:")
+            return
+        stream.empty()
+        show_answer(answer, len(turns), index, settings)
+    turns.append(answer)

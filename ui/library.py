@@ -1,0 +1,149 @@
+"""The Library page: indexed documents, a clause browser, and uploads re-ingested by a subprocess."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import streamlit as st
+
+from ui import render, resources, uploads
+
+RESULTS = "library_ingest_results"
+
+
+def _overview(index) -> None:
+    clauses = Counter(c.version_id for c in index.clauses)
+    cols = st.columns(4)
+    cols[0].metric("Documents", len(index.documents))
+    cols[1].metric("Clauses", f"{len(index.clauses):,}")
+    cols[2].metric("Pages", f"{sum(d.pages for d in index.documents.values()):,}")
+    cols[3].metric("Index generation", index.generation)
+    st.caption(f":material/hub: embedded with {render.md_escape(index.model_name)} ({index.dim} dimensions)")
+    st.dataframe(
+        render.document_rows(index.documents, clauses), hide_index=True, width="stretch",
+        column_config={
+            "Title": st.column_config.TextColumn(width="medium"),
+            "Pages": st.column_config.NumberColumn(format="%d"),
+            "Clauses": st.column_config.NumberColumn(format="%d"),
+        },
+    )
+
+
+def _browser(index, settings) -> None:
+    if not index.documents:
+        return
+    docs = sorted(index.documents.values(), key=lambda d: d.title.lower())
+    doc = st.selectbox(
+        "Document", docs, format_func=lambda d: f"{d.title}  ·  {d.doc_id}  ·  {d.version_id[:8]}", key="lib_doc"
+    )
+    sections = render.sections_of([c for c in index.clauses if c.version_id == doc.version_id])
+    if not sections:
+        st.caption("This document has no clauses.")
+        return
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        section = st.selectbox("Section", list(sections), key=f"lib_sec_{doc.version_id}")
+        clause = st.radio(
+            "Clauses", sections[section], format_func=render.clause_label, key=f"lib_cl_{doc.version_id}_{section}",
+            label_visibility="collapsed",
+        )
+    with right, st.container(border=True):
+        st.markdown(f"#### {render.md_escape(clause.reference)}")
+        trail = " › ".join(clause.headings)
+        st.caption(f"{render.md_escape(trail)}{' · ' if trail else ''}{clause.page_span}"
+                   f"{f' · part {clause.part}' if clause.part else ''}")
+        st.markdown(render.md_paragraphs(clause.text))
+        with st.expander("In context", icon=":material/article:"):
+            text = resources.document_text(str(settings.data_dir), index.generation, doc.version_id, index)
+            st.markdown(render.context_md(text, clause.char_span))
+
+
+def _ingest(saved: list[uploads.Saved], rejected: list[dict], settings, index) -> None:
+    before = {d.sha256 for d in index.documents.values()} if index is not None else set()
+    bar = st.progress(0.0, text=f"Ingesting {len(saved)} file(s)…")
+
+    def on_progress(done: int, total: int) -> None:
+        bar.progress(done / max(total, 1), text=f"Ingested {done} of {total} file(s)")
+
+    report = uploads.run_ingest([s.path for s in saved], settings.data_dir, on_progress=on_progress)
+    bar.empty()
+    after_index = resources.index(settings)
+    after = {d.sha256 for d in after_index.documents.values()} if after_index is not None else set()
+    rows = rejected + uploads.per_file_results(saved, report, before, after)
+    st.session_state[RESULTS] = {"rows": rows, "report": report}
+
+
+def _results() -> None:
+    results = st.session_state.get(RESULTS)
+    if not results:
+        return
+    report, rows = results["report"], results["rows"]
+    if report.get("event") == "error":
+        st.error(f"The ingest did not complete: {render.md_escape(report.get('message', ''))}", icon=":material/error:")
+    else:
+        bad = sum(r["Result"] in ("skipped", "rejected", "failed") for r in rows)
+        text = (f"Ingest finished in {report.get('seconds', 0):.1f} s: {report.get('added', 0)} added, "
+                f"{report.get('unchanged', 0)} unchanged, {len(report.get('skipped', []))} skipped; "
+                f"{report.get('clauses', 0)} clauses, index generation {report.get('generation')}.")
+        (st.warning if bad else st.success)(text, icon=":material/warning:" if bad else ":material/check_circle:")
+    st.dataframe(rows, hide_index=True, width="stretch",
+                 column_config={"Detail": st.column_config.TextColumn(width="large")})
+
+
+def _add(settings, index) -> None:
+    st.caption(f"PDF, HTML, Markdown or text; up to {settings.upload_max_mb} MB each. Files are saved under safe "
+               f"names in {render.md_escape(str(settings.uploads_dir))} and never executed or rendered as HTML; a "
+               "file with the same name as an earlier upload replaces it (amendments).")
+    files = st.file_uploader(
+        "Upload documents", type=list(uploads.ALLOWED_TYPES), accept_multiple_files=True, key="lib_upload",
+    )
+    left, right = st.columns(2)
+    go = left.button("Ingest uploaded files", type="primary", icon=":material/upload_file:", disabled=not files,
+                     width="stretch")
+    sources = sorted({d.source_path for d in index.documents.values()}) if index is not None else []
+    recheck = right.button("Re-check all indexed files", icon=":material/sync:", disabled=not sources,
+                           help="Re-ingest every indexed document's file: changed files replace their old version",
+                           width="stretch")
+    if go and files:
+        saved, rejected = [], []
+        for f in files:
+            s, reason = uploads.save_upload(f.name, f.getvalue(), settings.uploads_dir, settings.upload_max_mb)
+            if s is None:
+                rejected.append({"File": f.name, "Saved as": "", "Result": "rejected", "Detail": reason})
+            else:
+                saved.append(s)
+        if saved:
+            _ingest(saved, rejected, settings, index)
+        else:
+            st.session_state[RESULTS] = {"rows": rejected, "report": {"event": "error", "message": "nothing to ingest"}}
+    if recheck and sources:
+        _ingest([uploads.saved_of(Path(p)) for p in sources if Path(p).is_file()], [], settings, index)
+    _results()
+    with st.expander("Ingest history", icon=":material/history:"):
+        from rag.store import ingest_runs
+
+        runs = ingest_runs(settings)
+        st.dataframe(
+            [{"Finished": r["finished"], "Generation": r["generation"],
+              **{k.capitalize(): v for k, v in r["counts"].items()}, "Skipped": len(r["skipped"])} for r in runs],
+            hide_index=True, width="stretch",
+        )
+
+
+def page() -> None:
+    settings = resources.settings()
+    index = resources.index(settings)
+    st.markdown("## Library")
+    st.caption(f":material/folder: {render.md_escape(str(settings.index_dir))}")
+    tab_docs, tab_browse, tab_add = st.tabs([":material/table_rows: Documents", ":material/account_tree: Browse clauses",
+                                             ":material/upload: Add documents"])
+    with tab_docs:
+        if index is None:
+            st.info("Nothing is indexed yet: add documents in the *Add documents* tab.", icon=":material/info:")
+        else:
+            _overview(index)
+    with tab_browse:
+        if index is not None:
+            _browser(index, settings)
+    with tab_add:
+        _add(settings, index)

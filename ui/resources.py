@@ -1,0 +1,139 @@
+"""Shared, cached resources of the app: settings, the index snapshot, embedder, retriever, backend."""
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from rag.config import Settings, load_settings
+from rag.errors import IndexMissing, RegciteError
+from rag.types import Answer, Filters
+
+log = logging.getLogger(__name__)
+
+
+@st.cache_resource(show_spinner=False)
+def settings() -> Settings:
+    """Built once per server process from REGCITE_* (regcite ui passes the data dir through the environment)."""
+    return load_settings()
+
+
+def committed_generation(settings: Settings) -> int:
+    """The generation last committed on disk, 0 when there is none; a cheap read, done on every rerun."""
+    from rag.store import CATALOG
+
+    path = settings.index_dir / CATALOG
+    if not path.exists():
+        return 0
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        log.warning("cannot read the index generation at %s: %s", path, e)
+        return -1
+    return int(row[0]) if row else 0
+
+
+@st.cache_resource(show_spinner=False)
+def _last_good() -> dict:
+    # The one mutable holder: the snapshot served while a newer generation fails to open.
+    return {}
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the index…")
+def _open_index(data_dir: str, generation: int, _settings: Settings):
+    from rag.store import open_index
+
+    return open_index(_settings)
+
+
+def index(settings: Settings):
+    """The index snapshot to serve: the newest committed generation, else the last one that opened, else None."""
+    holder = _last_good().setdefault(str(settings.data_dir), {})
+    generation = committed_generation(settings)
+    if generation > 0 and holder.get("generation") != generation:
+        try:
+            holder["index"] = _open_index(str(settings.data_dir), generation, settings)
+            holder["generation"] = generation
+            holder.pop("error", None)
+        except IndexMissing:
+            pass
+        except RegciteError as e:
+            log.warning("keeping generation %s: %s", holder.get("generation"), e)
+            holder["error"] = str(e)
+    return holder.get("index")
+
+
+def index_error(settings: Settings) -> str:
+    return _last_good().get(str(settings.data_dir), {}).get("error", "")
+
+
+@st.cache_resource(show_spinner="Loading the embedding model…")
+def _embedder(embed_model: str, device: str, _settings: Settings):
+    from rag.embed import load_embedder
+
+    return load_embedder(_settings)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Preparing retrieval…")
+def _retriever(data_dir: str, generation: int, embed_model: str, _index, _settings: Settings):
+    from rag.retrieve import Retriever
+
+    embedder = _embedder(_settings.embed_model, _settings.device, _settings)
+    _index.check_model(embedder.name)
+    return Retriever(_index, embedder, _settings)
+
+
+@st.cache_resource(show_spinner=False)
+def _backend(llm_backend: str, llm_model: str, llm_base_url: str, _settings: Settings):
+    from rag.llm import make_backend
+
+    return make_backend(_settings)
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    backend: str
+    model: str
+    base_url: str
+
+
+def backend_info(settings: Settings) -> BackendInfo:
+    return BackendInfo(settings.llm_backend, settings.llm_model, settings.llm_base_url)
+
+
+def answer(settings: Settings, question: str, filters: Filters = Filters(), on_token=None) -> Answer:
+    """The rag core's answer over the snapshot being served; raises IndexMissing before the first ingest."""
+    from rag.answer import answer_question
+
+    idx = index(settings)
+    if idx is None:
+        raise IndexMissing(f"no index at {settings.index_dir} yet: add documents on the Library page")
+    retriever = _retriever(str(settings.data_dir), idx.generation, settings.embed_model, idx, settings)
+    backend = _backend(settings.llm_backend, settings.llm_model, settings.llm_base_url, settings)
+    return answer_question(question, retriever, backend, settings, filters=filters, on_token=on_token)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def document_text(data_dir: str, generation: int, version_id: str, _index) -> str:
+    return _index.text_of(version_id)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def page_png(source_path: str, sha256: str, page: int, passage: str) -> tuple[bytes, bool] | None:
+    """A marked page image, or None when the PDF is no longer where it was ingested from."""
+    from ui.page_image import marked_page_png
+
+    if not Path(source_path).is_file():
+        return None
+    try:
+        return marked_page_png(source_path, page, passage)
+    except Exception as e:  # a page we cannot render must not break the answer around it
+        log.warning("cannot render %s page %s: %s", source_path, page, e)
+        return None

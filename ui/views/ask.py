@@ -1,0 +1,4 @@
+"""Ask page script, registered by ui/app.py with st.navigation."""
+from ui import ask
+
+ask.page()

@@ -1,0 +1,4 @@
+"""Library page script, registered by ui/app.py with st.navigation."""
+from ui import library
+
+library.page()
