@@ -99,10 +99,11 @@ def test_search_with_another_model_is_refused(corpus, tmp_path, capsys, monkeypa
 
 
 def _imported_heavy(code: str) -> list[str]:
-    probe = f"{code}\nimport sys\nprint(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    probe = f"{code}\nimport sys\nprint('HEAVY:' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    return [m for m in out.stdout.strip().split(",") if m]
+    line = next(x for x in out.stdout.splitlines() if x.startswith("HEAVY:"))
+    return [m for m in line.removeprefix("HEAVY:").split(",") if m]
 
 
 def test_importing_the_core_loads_no_heavy_library():

@@ -1,0 +1,166 @@
+"""k-fold cross-validation of embedder tuning on the ObliQA dev split: untuned vs tuned, dense vs hybrid."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+from rag.config import Settings
+
+from evals.tune import TuneConfig, normalize_question
+
+log = logging.getLogger(__name__)
+
+SERIES = ("untuned dense", "tuned dense", "untuned hybrid", "tuned hybrid")
+
+
+@dataclass(frozen=True)
+class CrossvalPlan:
+    folds: int = 5
+    max_train_questions: int = 0  # 0: all of the other folds; a cap makes a smoke run affordable on 2 cores
+    max_test_questions: int = 0  # 0: the whole held-out fold
+    hybrid_mode: str = "default"  # an evals.obliqa mode: "default" is the configured fusion (rrf), "weighted:0.65", ...
+    mine_with: str = "retriever"  # "retriever" (the configured hybrid) or "dense"
+    rulebooks: tuple[int, ...] = ()  # restrict the corpus (and the questions) to these rulebooks; () = all 40
+    seed: int = 0
+
+
+def kfold(questions: Sequence, k: int, seed: int = 0) -> list[tuple[list, list]]:
+    """k (train, test) splits; questions with the same normalised text always fall in the same fold."""
+    if k < 2:
+        raise ValueError(f"k-fold needs at least 2 folds, got {k}")
+    groups: dict[str, list] = {}
+    for q in questions:
+        groups.setdefault(normalize_question(q.question), []).append(q)
+    keys = sorted(groups)
+    random.Random(seed).shuffle(keys)
+    fold_of = {key: i % k for i, key in enumerate(keys)}
+    out = []
+    for i in range(k):
+        test = [q for q in questions if fold_of[normalize_question(q.question)] == i]
+        train = [q for q in questions if fold_of[normalize_question(q.question)] != i]
+        out.append((train, test))
+    return out
+
+
+def _subset_corpus(corpus_dir: Path, rulebooks: Sequence[int], work_dir: Path) -> Path:
+    """A folder of links to the chosen rulebook files, so the ObliQA ingest sees only them."""
+    sub = work_dir / f"corpus-{'-'.join(map(str, rulebooks))}"
+    sub.mkdir(parents=True, exist_ok=True)
+    for n in rulebooks:
+        link = sub / f"{n}.json"
+        if not link.exists():
+            link.symlink_to((corpus_dir / f"{n}.json").resolve())
+    doc_map = corpus_dir / "document_map.json"
+    if not doc_map.exists():
+        doc_map = corpus_dir.parent / "document_map.json"
+    if doc_map.exists() and not (sub / "document_map.json").exists():
+        (sub / "document_map.json").symlink_to(doc_map.resolve())
+    return sub
+
+
+def _scores(questions, settings: Settings, hybrid_mode: str, progress: bool) -> dict:
+    from evals.obliqa import evaluate_modes
+
+    got = evaluate_modes(questions, settings, ["dense", hybrid_mode], progress=progress)
+    return {"dense": got["dense"], "hybrid": got[hybrid_mode]}
+
+
+def _fingerprint(base_model: str, plan: CrossvalPlan, config: TuneConfig, fold: int) -> str:
+    data = json.dumps([base_model, asdict(plan), asdict(config), fold], sort_keys=True)
+    return hashlib.sha256(data.encode()).hexdigest()[:12]
+
+
+def run_crossval(benchmark_dir: Path, settings: Settings, work_dir: Path, plan: CrossvalPlan = CrossvalPlan(),
+                 config: TuneConfig = TuneConfig(), untuned_data_dir: Path | None = None,
+                 progress: bool = True) -> dict:
+    """Train on k-1 folds, re-embed the corpus with the tuned model, score the held-out fold; resumable per fold.
+
+    Each finished fold writes fold-<i>/result.json keyed by a fingerprint of the plan and config, so a rerun
+    with the same arguments skips it.
+    """
+    from evals import obliqa
+    from evals.metrics import mean_and_spread
+    from evals.tune import make_ranker, questions_from_obliqa, tune
+
+    benchmark_dir, work_dir = Path(benchmark_dir), Path(work_dir)
+    corpus = benchmark_dir / "StructuredRegulatoryDocuments"
+    questions_file = benchmark_dir / "ObliQA_dev.json"
+    if plan.rulebooks:
+        corpus = _subset_corpus(corpus, plan.rulebooks, work_dir)
+    started = time.perf_counter()
+
+    untuned = settings.replace(data_dir=Path(untuned_data_dir) if untuned_data_dir else work_dir / "untuned")
+    obliqa.ingest_corpus(corpus, untuned, progress=progress)  # resumable: a stored rulebook is skipped
+    passages = {p.uuid: p.text for path in sorted(corpus.glob("*.json")) if path.stem.isdigit()
+                for p in obliqa.load_passages(path)}
+    dev = [q for q in obliqa.load_dev_questions(questions_file, corpus) if q.gold and all(g in passages for g in q.gold)]
+    log.info("cross-validating over %d dev questions with gold in the corpus", len(dev))
+    rank, index = make_ranker(untuned, plan.mine_with)
+
+    folds = []
+    for i, (train, test) in enumerate(kfold(dev, plan.folds, plan.seed)):
+        fold_dir = work_dir / f"fold-{i + 1}"
+        fingerprint = _fingerprint(settings.embed_model, plan, config, i)
+        record_file = fold_dir / "result.json"
+        if record_file.exists():
+            record = json.loads(record_file.read_text(encoding="utf-8"))
+            if record.get("fingerprint") == fingerprint:
+                log.info("fold %d already done; reusing %s", i + 1, record_file)
+                folds.append(record)
+                continue
+        if plan.max_train_questions:
+            train = train[: plan.max_train_questions]
+        if plan.max_test_questions:
+            test = test[: plan.max_test_questions]
+        fold_started = time.perf_counter()
+        result = tune(
+            [(f"ObliQA dev folds != {i + 1}", questions_from_obliqa(train, passages))], rank,
+            lambda cid: index.clause(cid).text, settings.embed_model, fold_dir, config,
+            scoring=[(f"ObliQA dev fold {i + 1}", [(q.question_id, q.question) for q in test])],
+            out_dir=fold_dir / "model", device=settings.device, progress=progress,
+        )
+        tuned = settings.replace(data_dir=fold_dir / "data", embed_model=str(result.model_dir))
+        ingest = obliqa.ingest_corpus(corpus, tuned, progress=progress)
+        record = {
+            "fold": i + 1, "fingerprint": fingerprint, "train_questions": len(train), "test_questions": len(test),
+            "untuned": _scores(test, untuned, plan.hybrid_mode, progress),
+            "tuned": _scores(test, tuned, plan.hybrid_mode, progress),
+            "training": result.card["metrics"], "reembed_seconds": ingest["seconds"],
+            "seconds": round(time.perf_counter() - fold_started, 1), "model_dir": str(result.model_dir),
+        }
+        record_file.write_text(json.dumps(record, indent=2), encoding="utf-8")
+        log.info("fold %d: %s", i + 1, {k: record[k] for k in ("untuned", "tuned")})
+        folds.append(record)
+
+    summary: dict = {}
+    for series in SERIES:
+        state, mode = series.split()
+        summary[series] = {m: mean_and_spread([f[state][mode][m] for f in folds]) for m in ("recall@10", "map@10")}
+    summary["tuned hybrid - untuned hybrid"] = {
+        m: mean_and_spread([f["tuned"]["hybrid"][m] - f["untuned"]["hybrid"][m] for f in folds])
+        for m in ("recall@10", "map@10")
+    }
+    return {
+        "plan": asdict(plan), "tune_config": asdict(config), "base_model": settings.embed_model,
+        "questions": len(dev), "corpus_passages": len([t for t in passages.values() if t.strip()]),
+        "folds": folds, "summary": summary, "seconds_total": round(time.perf_counter() - started, 1),
+        "fusion": {"hybrid_mode": plan.hybrid_mode, "fusion": settings.fusion, "dense_weight": settings.dense_weight,
+                   "rrf_k": settings.rrf_k, "candidates": settings.candidates},
+        "preprocessing": obliqa.PREPROCESSING,
+    }
+
+
+def format_summary(result: dict) -> str:
+    """A Markdown table: Recall@10 and MAP@10, mean ± sample std over folds."""
+    lines = ["| series | Recall@10 | MAP@10 |", "| --- | --- | --- |"]
+    for series, m in result["summary"].items():
+        cells = [f"{m[k]['mean']:+.4f} ± {m[k]['std']:.4f}" if " - " in series
+                 else f"{m[k]['mean']:.4f} ± {m[k]['std']:.4f}" for k in ("recall@10", "map@10")]
+        lines.append(f"| {series} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)

@@ -1,0 +1,166 @@
+"""Clause parser: turn a loaded document into numbered clauses with paths, references, spans and pages."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ingest.identify import DocumentInfo
+from ingest.load import LoadedText
+from rag.types import CharSpan, Clause, page_span_of
+
+_CJK = "\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef"
+_WRAP_CJK = re.compile(rf"(?<=[{_CJK}])\n(?=[{_CJK}])")
+_SENTENCE_END = re.compile(r"(?<=[.!?;])[\"”’)\]]*\s+(?=[\"“‘(\[A-Z0-9§])|(?<=[。！？；])")
+_PARAGRAPH_END = tuple(".:;!?。；：！？—)]”\"")
+_LIST_JOIN = re.compile(r"[;,]\s+(?:or|and)$")  # "…existing account; or" closes a list item
+
+
+@dataclass(frozen=True)
+class Line:
+    start: int  # offset of the first character in loaded.text
+    end: int  # exclusive, before the "\n"
+    text: str
+    heading: int  # 1..6 when the source marked it a heading, else 0
+    indent: int  # tenths of an em; -1 unknown
+
+
+@dataclass(frozen=True)
+class Event:
+    """What a parser decided about one line: it starts a clause, or it is a heading that closes one."""
+
+    line: int
+    path: tuple[str, ...]
+    reference: str
+    headings: tuple[str, ...]
+    heading: bool = False  # a heading line: not clause text; following text belongs to path/reference
+    skip: int = 0  # characters of the line left out of the clause text: the marker the path already names
+
+
+def lines_of(loaded: LoadedText) -> list[Line]:
+    out: list[Line] = []
+    pos = 0
+    levels, indents = loaded.heading_levels, loaded.indents
+    for i, text in enumerate(loaded.text.split("\n")):
+        out.append(Line(pos, pos + len(text), text, levels[i] if i < len(levels) else 0,
+                        indents[i] if i < len(indents) else -1))
+        pos += len(text) + 1
+    return out
+
+
+def starts_paragraph(lines: list[Line], i: int, wrapped: bool) -> bool:
+    """In wrapped text (PDF, plain text) a marker opens a paragraph only after a line that ended one."""
+    if not wrapped or i == 0:
+        return True
+    prev = lines[i - 1].text.rstrip()
+    if not prev or lines[i - 1].heading:
+        return True
+    return (prev.endswith(_PARAGRAPH_END) or _LIST_JOIN.search(prev) is not None
+            or len(prev) < 0.8 * _typical_width(lines, i))  # a line that did not fill the width ended its paragraph
+
+
+def stands_alone(lines: list[Line], i: int, wrapped: bool) -> bool:
+    """A heading candidate: it opens a paragraph, or in wrapped text it is clearly shorter than a full line."""
+    return starts_paragraph(lines, i, wrapped) or len(lines[i].text.strip()) < 0.75 * _typical_width(lines, i)
+
+
+def _typical_width(lines: list[Line], i: int) -> int:
+    window = [len(line.text) for line in lines[max(0, i - 30): i + 30] if line.text]
+    window.sort()
+    return window[int(len(window) * 0.8)] if window else 80
+
+
+def split_clauses(loaded: LoadedText, info: DocumentInfo, version_id: str, max_chars: int) -> list[Clause]:
+    """Clauses in document order; clause_id is f"{version_id}:{ordinal}"."""
+    from ingest import clauses_cfr, clauses_eu, clauses_headings, clauses_prc
+
+    lines = lines_of(loaded)
+    wrapped = loaded.format in ("pdf", "text")
+    parser = {"us-cfr": clauses_cfr.parse, "eu": clauses_eu.parse, "prc": clauses_prc.parse}.get(
+        info.scheme, clauses_headings.parse)
+    events = parser(lines, info, wrapped)
+    return _build(loaded, lines, events, info, version_id, max_chars)
+
+
+def _build(loaded: LoadedText, lines: list[Line], events: list[Event], info: DocumentInfo, version_id: str,
+           max_chars: int) -> list[Clause]:
+    clauses: list[Clause] = []
+    by_line = {e.line: e for e in events}
+    current = Event(-1, (), info.doc_id, ())
+    block_start = None  # line index where the open block's text starts
+    skip = 0
+
+    def close(upto: int) -> None:
+        nonlocal block_start
+        if block_start is None:
+            return
+        first, last = block_start, upto - 1
+        while last >= first and not lines[last].text.strip():
+            last -= 1
+        if last >= first:
+            start = lines[first].start
+            if first == current.line:  # skip counts from the first non-space character of the line
+                text = lines[first].text
+                start = min(start + len(text) - len(text.lstrip()) + skip, lines[last].end)
+            _emit(clauses, loaded, current, start, lines[last].end, version_id, max_chars)
+        block_start = None
+
+    for i, line in enumerate(lines):
+        event = by_line.get(i)
+        if event is not None:
+            close(i)
+            current = event
+            block_start = None if event.heading else i
+            skip = event.skip
+        elif block_start is None and line.text.strip():
+            block_start = i
+    close(len(lines))
+    return clauses
+
+
+def _emit(out: list[Clause], loaded: LoadedText, event: Event, start: int, end: int, version_id: str,
+          max_chars: int) -> None:
+    raw = loaded.text[start:end]
+    while raw and raw[0].isspace():
+        start, raw = start + 1, raw[1:]
+    raw = raw.rstrip()
+    end = start + len(raw)
+    if not raw:
+        return
+    pieces = [(start, end)] if len(raw) <= max_chars else _split_long(raw, start, max_chars)
+    for part, (a, b) in enumerate(pieces, 1 if len(pieces) > 1 else 0):
+        span = CharSpan(a, b)
+        ordinal = len(out)
+        out.append(Clause(
+            clause_id=f"{version_id}:{ordinal}", version_id=version_id, ordinal=ordinal, path=event.path,
+            reference=event.reference, headings=event.headings, text=unwrap(loaded.text[a:b]), char_span=span,
+            page_span=page_span_of(span, loaded.page_starts), part=part,
+        ))
+
+
+def unwrap(text: str) -> str:
+    """Clause text reads as one paragraph: line breaks vanish between CJK characters and become spaces elsewhere."""
+    return _WRAP_CJK.sub("", text).replace("\n", " ")
+
+
+def _split_long(raw: str, base: int, max_chars: int) -> list[tuple[int, int]]:
+    """Cut at sentence ends into pieces of at most max_chars (a single longer sentence is cut at spaces)."""
+    cuts = [m.end() for m in _SENTENCE_END.finditer(raw)]
+    pieces: list[tuple[int, int]] = []
+    start = 0
+    while len(raw) - start > max_chars:
+        limit = start + max_chars
+        best = max((c for c in cuts if start < c <= limit), default=None)
+        if best is None or best - start < max_chars // 4:
+            space = raw.rfind(" ", start + max_chars // 2, limit)
+            best = space + 1 if space > start else limit
+        pieces.append((start, best))
+        start = best
+    pieces.append((start, len(raw)))
+    out = []
+    for a, b in pieces:
+        segment = raw[a:b]
+        lead = len(segment) - len(segment.lstrip())
+        segment = segment.strip()
+        if segment:
+            out.append((base + a + lead, base + a + lead + len(segment)))
+    return out

@@ -1,0 +1,111 @@
+"""Nested paragraph markers ((a)(1)(i)(A), 1. (a) (i)): place each marker by sequence, indent and context."""
+from __future__ import annotations
+
+import re
+
+_ROMAN = re.compile(r"^(?=[ivxlc]+$)c{0,3}(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})$")
+_ROMAN_VALUES = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
+
+
+def roman_value(s: str) -> int:
+    total = 0
+    for a, b in zip(s, s[1:] + " "):
+        v = _ROMAN_VALUES[a]
+        total += -v if b != " " and _ROMAN_VALUES[b] > v else v
+    return total
+
+
+def letter_value(s: str) -> int:
+    """a=1 … z=26, aa=27 … zz=52 (the CFR doubles letters past z)."""
+    return (ord(s[0].lower()) - 96) + 26 * (len(s) - 1) if len(set(s)) == 1 else -1
+
+
+def readings(token: str) -> list[tuple[str, int]]:
+    """Every (kind, value) a marker could mean: "i" is a letter and a roman numeral."""
+    out = []
+    if token.isdigit():
+        out.append(("digit", int(token)))
+    elif token.islower():
+        if _ROMAN.match(token):
+            out.append(("roman", roman_value(token)))
+        value = letter_value(token)
+        if value > 0 and (len(token) == 1 or not _ROMAN.match(token)):
+            out.append(("lower", value))
+    elif token.isupper():
+        value = letter_value(token)
+        if value > 0:
+            out.append(("upper", value))
+    return out
+
+
+class Outline:
+    """The stack of open markers under one container, with the fixed order of kinds per depth."""
+
+    def __init__(self, kinds: tuple[str, ...]):
+        self.kinds = kinds  # kind expected at each depth, e.g. ("lower", "digit", "roman", "upper", ...)
+        self.stack: list[tuple[str, int, str]] = []  # (kind, value, token) per open depth
+
+    def reset(self) -> None:
+        self.stack = []
+
+    def place(self, token: str, indent_depth: int = -1, parent_open: bool = False,
+              strict: bool = False) -> list[str] | None:
+        """Push a marker; returns the new chain of tokens, or None when it does not fit (a cross-reference).
+
+        indent_depth: the depth the source's indentation suggests (-1 unknown). parent_open: the previous
+        paragraph ended with ':' or '—', so a first child is likely. strict: no gaps or skipped depths.
+        """
+        best: tuple[int, int, str, int] | None = None  # (score, depth, kind, value)
+
+        def consider(score: int, depth: int, kind: str, value: int) -> None:
+            nonlocal best
+            # Ties keep the shallower reading: (i) right after (h)(2) is the letter unless (2) opened a list.
+            if best is None or score > best[0] or (score == best[0] and depth < best[1]):
+                best = (score, depth, kind, value)
+
+        for kind, value in readings(token):
+            for depth, expected in enumerate(self.kinds):
+                if expected != kind or depth > len(self.stack) + 1:
+                    continue
+                score = self._score(depth, kind, value, strict)
+                if indent_depth == depth and score <= 0 and depth < len(self.stack) and not strict \
+                        and self.stack[depth][0] == kind and value > self.stack[depth][1]:
+                    score = 1  # the indentation vouches for a sibling past a gap the text does not explain
+                if score <= 0:
+                    continue
+                if indent_depth >= 0:
+                    score += 3 if depth == indent_depth else 0
+                if parent_open and depth == len(self.stack) and value == 1:
+                    score += 1
+                consider(score, depth, kind, value)
+            # "(i)" taken as a letter, then "(ii)" at the same depth: the first was a roman numeral after all.
+            # Its later siblings then follow it at that depth even though the depth expects another kind.
+            for depth, (prev_kind, prev_value, prev_token) in enumerate(self.stack):
+                if not prev_kind or self.kinds[depth] == kind or indent_depth not in (-1, depth):
+                    continue
+                if (kind == prev_kind and value == prev_value + 1) or (
+                        kind != prev_kind and (kind, value - 1) in readings(prev_token)):
+                    consider(3 + (3 if indent_depth == depth else 0), depth, kind, value)
+        if best is None:
+            return None
+        _, depth, kind, value = best
+        # A skipped depth ((a) then (i) with no (1)) is held by an empty entry that names nothing.
+        filler = [("", 0, "")] * (depth - len(self.stack))
+        self.stack = self.stack[:depth] + filler + [(kind, value, token)]
+        return [t for _, _, t in self.stack if t]
+
+    def _score(self, depth: int, kind: str, value: int, strict: bool) -> int:
+        if depth > len(self.stack):
+            return 1 if value == 1 and not strict else 0
+        if depth == len(self.stack):
+            if not self.stack and depth == 0 and not strict:
+                return 4 if value == 1 else 1  # an excerpt may open at (g)
+            return 4 if value == 1 else 0 if strict or value > 2 else 1
+        prev_kind, prev_value, _ = self.stack[depth]
+        if prev_kind != kind:
+            return 0
+        if value == prev_value + 1:
+            return 4
+        if not strict and prev_value + 1 < value <= prev_value + 3:
+            return 1  # reserved or missing paragraphs
+        return 0

@@ -1,0 +1,64 @@
+"""PRC statutes: 第X章 / 第X节 as headings, 第X条 articles, （一） items."""
+from __future__ import annotations
+
+import re
+
+from ingest.clauses import Event, Line, starts_paragraph
+from ingest.identify import DocumentInfo
+
+_NUM = "一二三四五六七八九十百千零〇两"
+_CHAPTER = re.compile(rf"^第([{_NUM}\d]+)(编|章|节)\s*(.*)$")
+_ARTICLE = re.compile(rf"^第([{_NUM}\d]+)条(?:\s+|(?=[^\s，。、之的规款项]))")
+_ITEM = re.compile(rf"^[（(]([{_NUM}]+)[）)]\s*")
+_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0, "两": 2}
+_UNITS = {"十": 10, "百": 100, "千": 1000}
+
+
+def cn_number(s: str) -> int:
+    """Chinese numerals as used for article numbers: 二十九 -> 29, 一百零三 -> 103; ASCII digits pass."""
+    if s.isdigit():
+        return int(s)
+    total, digit = 0, 0
+    for ch in s:
+        if ch in _UNITS:
+            total += (digit or 1) * _UNITS[ch]
+            digit = 0
+        else:
+            digit = _DIGITS.get(ch, 0)
+    return total + digit
+
+
+def parse(lines: list[Line], info: DocumentInfo, wrapped: bool) -> list[Event]:
+    doc = info.doc_id
+    events: list[Event] = []
+    trail: list[str] = []
+    article = ""
+    last_article = 0
+    last_item = 0
+
+    for i, line in enumerate(lines):
+        text = line.text.strip()
+        if not text:
+            continue
+        para = starts_paragraph(lines, i, wrapped)
+        if para and (m := _CHAPTER.match(text)) and len(text) < 60:
+            level = {"编": 0, "章": 1, "节": 2}[m.group(2)]
+            del trail[level:]
+            trail.extend([""] * (level - len(trail)))
+            trail.append(text)
+            events.append(Event(i, (), doc, tuple(t for t in trail if t), heading=True))
+            article = ""
+        elif para and (m := _ARTICLE.match(text)) and (cn_number(m.group(1)) == last_article + 1 or not last_article):
+            last_article = cn_number(m.group(1))
+            article, last_item = f"第{m.group(1)}条", 0
+            events.append(Event(i, (article,), f"{doc} {article}", tuple(t for t in trail if t), skip=m.end()))
+        elif article and para and (m := _ITEM.match(text)) and cn_number(m.group(1)) == last_item + 1:
+            last_item = cn_number(m.group(1))
+            item = f"（{m.group(1)}）"
+            events.append(Event(i, (article, item), f"{doc} {article}{item}", tuple(t for t in trail if t),
+                                skip=m.end()))
+        elif article and last_item and para and not _ITEM.match(text):
+            # A paragraph after the items belongs to the article again, not to the last item.
+            events.append(Event(i, (article,), f"{doc} {article}", tuple(t for t in trail if t)))
+            last_item = 0
+    return events

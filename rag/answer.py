@@ -1,0 +1,138 @@
+"""The whole question -> Answer path: retrieve, decide relevance, build context, generate, cite, verify."""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Sequence
+
+from rag.cite import ABSTAIN, build_messages, cite_sentences, is_abstention, parse_markers, render_answer
+from rag.config import PACKAGED_EMBEDDER, Settings
+from rag.context import build_context
+from rag.errors import BackendUnavailable, ModelUnavailable
+from rag.llm.base import ChatBackend, OnToken
+from rag.llm.extractive import ExtractiveBackend
+from rag.types import Answer, Filters, Hit
+from rag.verify import Verifier, content_tokens
+
+log = logging.getLogger(__name__)
+
+# Relevance floors, measured on the shared corpus (see tests/rag/test_answer.py and the report): a question is
+# answerable when some hit covers this share of its content tokens, or the dense cosine is this high.
+COVERAGE_FLOOR = 0.5
+DENSE_FLOOR = 0.55
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def coverage(question: str, hit: Hit) -> float:
+    """Share of the question's content tokens found in the clause, its reference and its heading trail."""
+    wanted = content_tokens(question)
+    if not wanted:
+        return 0.0
+    c = hit.clause
+    have = content_tokens(f"{c.text} {c.reference} {' '.join(c.headings)} {hit.document.title}")
+    return len(wanted & have) / len(wanted)
+
+
+def relevance(question: str, hits: Sequence[Hit], settings: Settings) -> tuple[bool, float]:
+    """(answerable, best evidence). A clause named in the question always counts. The packaged English embedder's
+    cosines say nothing about Chinese text, so for a Chinese question only lexical coverage counts with it."""
+    if not hits:
+        return False, 0.0
+    if any(h.via == "reference" for h in hits):
+        return True, 1.0
+    trust_dense = settings.embed_model != PACKAGED_EMBEDDER or not _CJK.search(question)
+    best = 0.0
+    for h in hits:
+        best = max(best, coverage(question, h))
+        if trust_dense and h.dense_score is not None:
+            best = max(best, h.dense_score * COVERAGE_FLOOR / DENSE_FLOOR)  # on the coverage scale
+    floor = settings.abstain_below if settings.abstain_below > 0 else COVERAGE_FLOOR
+    return best >= floor, best
+
+
+def searched(retriever, filters: Filters) -> str:
+    """What an abstention searched: the admitted documents (a few named) and the filters."""
+    index = getattr(retriever, "index", None)
+    docs = getattr(index, "documents", {}) or {}
+    admitted = sorted({d.doc_id for d in docs.values() if filters.admits(d)})
+    parts = []
+    if docs:
+        names = ", ".join(admitted[:6]) + (f" and {len(admitted) - 6} more" if len(admitted) > 6 else "")
+        parts.append(f"Searched {len(admitted)} document{'s' if len(admitted) != 1 else ''}"
+                     + (f" ({names})" if admitted else ""))
+    active = [f"{k}={','.join(str(getattr(x, 'value', x)) for x in v)}" for k, v in
+              (("doc", filters.doc_ids), ("jurisdiction", filters.jurisdictions), ("kind", filters.kinds),
+               ("lang", filters.languages)) if v]
+    if filters.in_force_on:
+        active.append(f"in_force_on={filters.in_force_on.isoformat()}")
+    if active:
+        parts.append("with filters " + ", ".join(active))
+    return (" ".join(parts) + ".") if parts else ""
+
+
+def answer_question(question: str, retriever, backend: ChatBackend, settings: Settings, filters: Filters = Filters(),
+                    on_token: OnToken | None = None, embedder=None) -> Answer:
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    embedder = embedder if embedder is not None else getattr(retriever, "embedder", None)
+    hits = tuple(retriever.retrieve(question, filters, settings.top_k))
+    timings["retrieve"] = _ms(started)
+
+    answerable, evidence = relevance(question, hits, settings)
+    log.info("relevance %.2f over %d hits -> %s", evidence, len(hits), "answer" if answerable else "abstain")
+    if not answerable:
+        return _abstain(question, hits, retriever, filters, backend, timings, started, on_token)
+
+    context = build_context(hits, budget_tokens=settings.context_tokens,
+                            lead_in=getattr(retriever, "parent_lead_in", None))
+    messages = build_messages(question, context)
+    if isinstance(backend, ExtractiveBackend) and backend.embedder is None and embedder is not None:
+        backend = ExtractiveBackend(embedder)
+    fallback_reason = ""
+    t = time.perf_counter()
+    try:
+        completion = backend.complete(messages, on_token)
+    except (BackendUnavailable, ModelUnavailable) as e:
+        fallback_reason = f"{backend.name} backend unavailable ({e}); answered extractively from the clauses"
+        log.warning(fallback_reason)
+        backend = ExtractiveBackend(embedder)
+        if on_token:
+            on_token(f"[{fallback_reason}]\n")
+        completion = backend.complete(messages, on_token)
+    timings["generate"] = _ms(t)
+    if "first_token" in completion.timings:
+        timings["first_token"] = completion.timings["first_token"]
+
+    t = time.perf_counter()
+    drafts, dropped = parse_markers(completion.text, len(context.blocks))
+    if is_abstention(completion.text) and not any(d.markers for d in drafts):
+        timings["verify"] = _ms(t)
+        timings["total"] = _ms(started)
+        note = searched(retriever, filters)
+        return Answer(question, f"{ABSTAIN} {note}".strip(), (), hits, True, completion.backend or backend.name,
+                      completion.model or backend.model, timings, completion.reasoning, fallback_reason, dropped)
+    verifier = Verifier(embedder, settings.nli_model)
+    sentences = cite_sentences(drafts, context, verifier.check)
+    timings["verify"] = _ms(t)
+    timings["total"] = _ms(started)
+    return Answer(
+        question=question, text=render_answer(sentences), sentences=sentences, hits=hits, abstained=False,
+        backend=completion.backend or backend.name, model=completion.model or backend.model, timings_ms=timings,
+        reasoning=completion.reasoning, fallback_reason=fallback_reason, dropped_markers=dropped,
+    )
+
+
+def _abstain(question, hits, retriever, filters, backend, timings, started, on_token) -> Answer:
+    text = f"{ABSTAIN} {searched(retriever, filters)}".strip()
+    if hits:
+        top = hits[0]
+        text += f" The closest clause, {top.clause.reference} ({top.document.title}), does not address the question."
+    if on_token:
+        on_token(text)
+    timings["total"] = _ms(started)
+    return Answer(question, text, (), hits, True, backend.name, backend.model, timings)
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)

@@ -1,0 +1,114 @@
+"""The no-model backend: answers with the retrieved clauses' sentences that best match the question, each cited."""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+from rag.cite import ABSTAIN, PromptBlock, read_prompt, split_sentences
+from rag.llm.base import Completion, Message, OnToken
+from rag.verify import content_tokens
+
+MAX_SENTENCES = 3
+KEEP_WITHIN = 0.8  # further sentences must score at least this share of the best one
+MIN_SCORE = 0.2  # below this nothing in the context is about the question
+
+_LABEL = re.compile(r"^\s*(?:\((?:\d{1,3}|[a-zA-Z]{1,5})\)\s*)+")  # "(iii) " starting a list item
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    number: int
+    text: str
+    score: float
+
+
+def _compose(lead_in: str, sentence: str) -> str:
+    """A list item read with the words that introduce it: "A creditor shall notify … within: 30 days after …"."""
+    body = _LABEL.sub("", sentence).strip()
+    body = re.sub(r"\s*(?:;|；)\s*(?:or|and)?\s*$", "", body)
+    if lead_in:
+        intro = split_sentences(lead_in)[-1] if split_sentences(lead_in) else lead_in
+        intro = _LABEL.sub("", intro).strip()
+        if intro.endswith((":", "：", "—", "-")):
+            return f"{intro} {body}"
+    return body
+
+
+def _finish(text: str) -> tuple[str, str]:
+    """(text without closing punctuation, the closing mark it should get)."""
+    cjk = bool(re.search(r"[\u4e00-\u9fff]", text))
+    text = text.rstrip(" ;,:；，：.。")
+    return text, "。" if cjk else "."
+
+
+def _parent_in_context(block: PromptBlock, blocks: list[PromptBlock]) -> str:
+    """When parent and child were both retrieved the context gives no lead-in: take the parent's text if it is one."""
+    for other in blocks:
+        if other is not block and block.reference.startswith(other.reference) and block.reference != other.reference \
+                and other.text.rstrip().endswith((":", "：", "—")):
+            return other.text
+    return ""
+
+
+class ExtractiveBackend:
+    """Reads the numbered context back from the prompt and returns its best-supported sentences with markers.
+
+    With an embedder, a sentence's score mixes question-token coverage with embedding cosine; without, coverage only.
+    """
+
+    name = "extractive"
+    model = "extractive"
+
+    def __init__(self, embedder=None):
+        self.embedder = embedder
+
+    def complete(self, messages: Sequence[Message], on_token: OnToken | None = None) -> Completion:
+        started = time.perf_counter()
+        question, blocks = read_prompt(messages)
+        chosen = self._choose(question, blocks)
+        if chosen:
+            parts = []
+            for c in chosen:
+                body, end = _finish(c.text)
+                parts.append(f"{body} [{c.number}]{end}")
+            text = " ".join(parts)
+        else:
+            text = ABSTAIN
+        if on_token:
+            on_token(text)
+        return Completion(text=text, model=self.model, backend=self.name, finish_reason="stop",
+                          timings={"total": (time.perf_counter() - started) * 1000})
+
+    def _choose(self, question: str, blocks: list[PromptBlock]) -> list[_Candidate]:
+        wanted = content_tokens(question)
+        candidates: list[tuple[int, str]] = []
+        for block in blocks:
+            lead_in = block.lead_in or _parent_in_context(block, blocks)
+            for sentence in split_sentences(block.text):
+                if len(sentence) > 8:
+                    candidates.append((block.number, _compose(lead_in, sentence)))
+        if not candidates or not wanted:
+            return []
+        lexical = [len(wanted & content_tokens(text)) / len(wanted) for _, text in candidates]
+        scores = lexical
+        if self.embedder is not None:
+            vectors = self.embedder.embed_documents([question, *(t for _, t in candidates)])
+            cosines = vectors[1:] @ vectors[0]
+            scores = [0.5 * lx + 0.5 * float(cs) for lx, cs in zip(lexical, cosines)]
+        # Retrieval rank breaks ties: the first blocks were judged most relevant by the fused retriever.
+        ranked = sorted(
+            (_Candidate(n, t, s + 0.05 / n) for (n, t), s in zip(candidates, scores)),
+            key=lambda c: c.score, reverse=True,
+        )
+        best = ranked[0]
+        if best.score < MIN_SCORE:
+            return []
+        chosen = [best]
+        for c in ranked[1:]:
+            if len(chosen) == MAX_SENTENCES or c.score < KEEP_WITHIN * best.score:
+                break
+            if all(content_tokens(c.text) - content_tokens(o.text) for o in chosen):
+                chosen.append(c)
+        return chosen

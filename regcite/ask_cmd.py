@@ -1,0 +1,117 @@
+"""`regcite ask "question"`: an answer whose sentences cite verified clauses, streamed; --json for the whole Answer."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from datetime import date
+from enum import Enum
+from pathlib import Path
+
+KINDS = ("regulation", "guidance", "report", "filing")
+
+
+def add_arguments(name: str, parser) -> None:
+    parser.add_argument("question", help="the question, in English or Chinese")
+    parser.add_argument("--json", action="store_true", help="print the full answer as JSON (no streaming)")
+    parser.add_argument("--doc", action="append", default=[], metavar="DOC_ID", help="only this document (repeatable)")
+    parser.add_argument("--jurisdiction", action="append", default=[], metavar="X", help="US, EU, CN … (repeatable)")
+    parser.add_argument("--kind", action="append", default=[], choices=KINDS, help="document kind (repeatable)")
+    parser.add_argument("--lang", action="append", default=[], metavar="L", help="document language: en, zh (repeatable)")
+    parser.add_argument("-k", type=int, default=None, help="clauses to retrieve (default: settings.top_k)")
+    parser.add_argument("--backend", choices=("extractive", "openai", "transformers"), help="generation backend")
+    parser.add_argument("--model", help="served model name (openai) or local model folder / GGUF file (transformers)")
+    parser.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
+
+
+def run(name: str, args, settings) -> int:
+    from rag.types import Filters, Kind
+
+    changes = {k: v for k, v in (("llm_backend", args.backend), ("llm_model", args.model),
+                                 ("llm_base_url", args.base_url), ("top_k", args.k)) if v is not None}
+    if changes:
+        settings = settings.replace(**changes)
+    filters = Filters(doc_ids=tuple(args.doc), jurisdictions=tuple(args.jurisdiction),
+                      kinds=tuple(Kind(k) for k in args.kind), languages=tuple(args.lang))
+    retriever, embedder = open_retriever(settings)
+    from rag.answer import answer_question
+    from rag.llm import make_backend
+
+    backend = make_backend(settings)
+    on_token = None if args.json else _stream_to(sys.stdout)
+    answer = answer_question(args.question, retriever, backend, settings, filters=filters, on_token=on_token,
+                             embedder=embedder)
+    if args.json:
+        print(json.dumps(to_jsonable(answer), ensure_ascii=False, indent=2))
+    else:
+        print("\n")
+        print(report(answer))
+    return 0
+
+
+def open_retriever(settings):
+    """(retriever, embedder) over the committed index, as the app and the eval runner build them."""
+    from rag.embed import load_embedder
+    from rag.retrieve import Retriever
+    from rag.store import open_index
+
+    index = open_index(settings)
+    embedder = load_embedder(settings)
+    index.check_model(embedder.name)
+    return Retriever(index, embedder, settings), embedder
+
+
+def _stream_to(out):
+    def write(token: str) -> None:
+        out.write(token)
+        out.flush()
+    return write
+
+
+def report(answer) -> str:
+    """What follows the streamed text: citations with pages and verdicts, backend, model and timings."""
+    lines: list[str] = []
+    if answer.fallback_reason:
+        lines.append(f"fallback: {answer.fallback_reason}")
+    if answer.abstained:
+        lines.append("abstained: no indexed clause answers this")
+    for i, s in enumerate(answer.sentences, 1):
+        lines.append(f"{i}. [{s.verdict.value}] {s.text}")
+        for c in s.citations:
+            lines.append(f"   {c.marker} {c.reference}, {c.page_span} — {c.document_title} "
+                         f"({c.verdict.value}, {c.score:.2f})")
+            lines.append(f"       \"{_cut(c.quote, 160)}\"")
+        for p in s.problems:
+            lines.append(f"   ! {p}")
+    if answer.dropped_markers:
+        lines.append(f"removed {answer.dropped_markers} marker(s) pointing at nothing retrieved")
+    if answer.reasoning:
+        lines.append(f"(reasoning trace kept apart: {len(answer.reasoning)} characters; see --json)")
+    t = answer.timings_ms
+    timing = ", ".join(f"{k} {t[k]:.0f} ms" for k in ("retrieve", "first_token", "generate", "verify", "total")
+                       if k in t)
+    lines.append(f"backend {answer.backend}, model {answer.model or '-'}; {timing}")
+    return "\n".join(lines)
+
+
+def _cut(text: str, n: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def to_jsonable(value):
+    """Dataclasses, enums, dates and paths as plain JSON values; properties such as Answer.citations included."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if hasattr(type(value), "citations"):
+            out["citations"] = to_jsonable(value.citations)
+        return out
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (date, Path)):
+        return str(value) if isinstance(value, Path) else value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    return value

@@ -1,0 +1,145 @@
+"""`regcite eval check|run|compare|obliqa`: validate question sets, run and compare evaluations, run ObliQA."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+OBLIQA_MODES = "dense,bm25,rrf,weighted"
+
+
+def add_arguments(name: str, parser) -> None:
+    sub = parser.add_subparsers(dest="eval_command", metavar="ACTION", required=True)
+
+    check = sub.add_parser("check", help="list every gold reference of a set that is missing from the index")
+    check.add_argument("set", metavar="SET", help="question set (.jsonl, or .csv to import)")
+    check.add_argument("--write-jsonl", metavar="FILE", help="save the set (e.g. an imported CSV) as JSONL")
+    check.add_argument("--no-index", action="store_true", help="only validate the file, not the gold references")
+
+    run = sub.add_parser("run", help="answer every question as `regcite ask` does and write a run folder")
+    run.add_argument("set", metavar="SET", help="question set (.jsonl or .csv)")
+    run.add_argument("--out", metavar="DIR", help="run folder; an existing one is resumed (default: a new folder "
+                                                  "under DATA_DIR/eval-runs)")
+    run.add_argument("--repeats", type=int, default=1, help="answer every question N times (seeds S, S+1, ...)")
+    run.add_argument("--seed", type=int, default=0, help="seed of the first repeat")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+    compare = sub.add_parser("compare", help="per-metric deltas and the questions that changed outcome")
+    compare.add_argument("a", metavar="RUN_A")
+    compare.add_argument("b", metavar="RUN_B")
+    compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
+
+    obliqa = sub.add_parser("obliqa", help="ingest the ObliQA rulebooks and score retrieval on its questions")
+    obliqa.add_argument("--corpus", required=True, metavar="DIR", help="StructuredRegulatoryDocuments folder")
+    obliqa.add_argument("--questions", required=True, metavar="FILE", help="ObliQA_dev.json")
+    # dest differs from the global --data-dir so one cannot overwrite the other
+    obliqa.add_argument("--data-dir", dest="obliqa_data_dir", metavar="D",
+                        help="index folder for the rulebooks (default: DATA_DIR/obliqa)")
+    obliqa.add_argument("--modes", default=OBLIQA_MODES,
+                        help=f"retrieval modes to score besides the configured default (default: {OBLIQA_MODES}; "
+                             "weighted:W sets the dense weight)")
+    obliqa.add_argument("--limit", type=int, default=0, help="score only the first N questions (0: all)")
+    obliqa.add_argument("--results", metavar="FILE", help="write the figures as JSON here")
+    obliqa.add_argument("--no-progress", action="store_true")
+
+
+def run(name: str, args, settings) -> int:
+    return {"check": _check, "run": _run, "compare": _compare, "obliqa": _obliqa}[args.eval_command](args, settings)
+
+
+def _check(args, settings) -> int:
+    from evals.questions import load_set, missing_gold, write_jsonl
+
+    questions = load_set(args.set)
+    answerable = sum(q.answerable for q in questions)
+    print(f"{args.set}: {len(questions)} questions ({answerable} answerable, {len(questions) - answerable} not), "
+          f"{sum(len(q.gold) for q in questions)} gold references")
+    if args.write_jsonl:
+        write_jsonl(questions, args.write_jsonl)
+        print(f"written {args.write_jsonl}")
+    if args.no_index:
+        return 0
+    from rag.store import open_index
+
+    index = open_index(settings)
+    missing = missing_gold(questions, [c.reference for c in index.clauses], {c.clause_id for c in index.clauses})
+    if not missing:
+        print(f"every gold reference is in the index (generation {index.generation}, {len(index.clauses)} clauses)")
+        return 0
+    print(f"{len(missing)} gold reference(s) missing from the index (generation {index.generation}):")
+    for m in missing:
+        near = f"  (nearest: {'; '.join(m.nearest)})" if m.nearest else ""
+        print(f"  {m.qid}: {m.gold}{near}")
+    return 1
+
+
+def _run(args, settings) -> int:
+    from evals.questions import load_set
+    from evals.run import run_set
+
+    questions = load_set(args.set)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out = Path(args.out) if args.out else settings.data_dir / "eval-runs" / f"{Path(args.set).stem}-{stamp}"
+    summary = run_set(questions, settings, out, repeats=args.repeats, seed=args.seed, set_path=str(args.set),
+                      progress=not args.no_progress)
+    from evals.report import metric_rows
+
+    print(f"run folder: {out}")
+    for metric, mean, std, n in metric_rows(summary):
+        print(f"  {metric:26} {mean:>7}" + (f" ± {std}" if summary["repeats"] > 1 else ""))
+    lat = summary["latency_ms"]
+    if lat:
+        print(f"  latency ms: p50 {lat['p50']:.0f}, p95 {lat['p95']:.0f}, max {lat['max']:.0f}")
+    print(f"  report: {out / 'report.html'}")
+    return 0
+
+
+def _compare(args, settings) -> int:
+    from dataclasses import asdict
+
+    from evals.compare import compare_runs, format_comparison
+
+    c = compare_runs(args.a, args.b)
+    print(json.dumps(asdict(c), indent=2, ensure_ascii=False) if args.json else format_comparison(c))
+    return 0
+
+
+def _obliqa(args, settings) -> int:
+    from evals import obliqa
+
+    corpus, questions_file = Path(args.corpus), Path(args.questions)
+    for path in (corpus, questions_file):
+        if not path.exists():
+            print(f"regcite eval obliqa: no such file or directory: {path}", file=sys.stderr)
+            return 2
+    data_dir = Path(args.obliqa_data_dir) if args.obliqa_data_dir else settings.data_dir / "obliqa"
+    settings = settings.replace(data_dir=data_dir)
+    started = time.perf_counter()
+    ingest = obliqa.ingest_corpus(corpus, settings, progress=not args.no_progress)
+    questions = obliqa.load_dev_questions(questions_file, corpus)
+    if args.limit:
+        questions = questions[: args.limit]
+    modes = ["default"] + [m for m in args.modes.split(",") if m and m != "default"]
+    results = obliqa.evaluate_modes(questions, settings, modes, progress=not args.no_progress)
+    total = time.perf_counter() - started
+    for mode, r in results.items():
+        print(f"{mode:16} recall@10 {r['recall@10']:.4f}  map@10 {r['map@10']:.4f}  ({r['ms_per_question']} ms/q)")
+    default = results["default"]
+    print(f"Recall@10 {default['recall@10']:.4f}")
+    print(f"MAP@10 {default['map@10']:.4f}")
+    print(f"{len(questions)} questions, {total:.0f} s in all (ingest {ingest['seconds']} s)", file=sys.stderr)
+    if args.results:
+        record = {
+            "split": "dev", "questions": len(questions), "questions_file": str(questions_file),
+            "embed_model": settings.embed_model, "default": {"fusion": settings.fusion,
+                                                             "dense_weight": settings.dense_weight,
+                                                             "rrf_k": settings.rrf_k, "candidates": settings.candidates},
+            "modes": results, "ingest": ingest, "seconds_total": round(total, 1),
+            "preprocessing": obliqa.PREPROCESSING, "published_test_split": obliqa.PUBLISHED_TEST,
+            "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.results).write_text(json.dumps(record, indent=2), encoding="utf-8")
+    return 0

@@ -1,0 +1,111 @@
+"""`regcite tune-embedder`: fine-tune the configured embedder on question sets and write a versioned model folder."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def add_arguments(name: str, parser) -> None:
+    data = parser.add_argument_group("training data (at least one)")
+    data.add_argument("--set", dest="sets", action="append", default=[], metavar="SET",
+                      help="question set (.jsonl/.csv) whose gold clauses are in the index; repeat for several")
+    data.add_argument("--obliqa", metavar="DIR", help="ObliQA folder (ObliQA_dev.json + StructuredRegulatoryDocuments)")
+    parser.add_argument("--obliqa-data-dir", metavar="D",
+                        help="index of the ObliQA rulebooks used to mine negatives (default: DATA_DIR/obliqa, "
+                             "ingested there if missing, as `regcite eval obliqa` does)")
+    parser.add_argument("--exclude-set", action="append", default=[], metavar="SCORING_SET",
+                        help="a set the tuned model will be scored on (.jsonl/.csv, or an ObliQA questions .json): "
+                             "training refuses if any question overlaps it by id or normalised text")
+    parser.add_argument("--out", metavar="DIR", help="model folder (default: DATA_DIR/models/<base>-tuned-<date>-<hash>)")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0, help="training is deterministic on CPU given the seed")
+    parser.add_argument("--batch-size", type=int, default=32, help="in-batch negatives grow with it (default 32)")
+    parser.add_argument("--lr", type=float, default=5e-5, help="learning rate (default 5e-5)")
+    parser.add_argument("--hard-negatives", type=int, default=1,
+                        help="negatives mined from our retriever per pair (default 1; 0: in-batch only)")
+    parser.add_argument("--mine-with", choices=("retriever", "dense"), default="retriever",
+                        help="mine with the configured hybrid retriever (default) or the dense index alone")
+    parser.add_argument("--max-questions", type=int, default=0, help="train on the first N questions only (0: all)")
+    parser.add_argument("--lora", action="store_true", help="train LoRA adapters (peft) and merge them; for large models")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def _scoring_items(path: str) -> list[tuple[str, str]]:
+    p = Path(path)
+    if p.suffix.lower() == ".json":
+        rows = json.loads(p.read_text(encoding="utf-8"))
+        return [(str(r["QuestionID"]), r["Question"]) for r in rows]
+    from evals.questions import load_set
+
+    return [(q.qid, q.question) for q in load_set(p)]
+
+
+def _obliqa_paths(folder: Path) -> tuple[Path, Path]:
+    corpus = folder / "StructuredRegulatoryDocuments"
+    questions = folder / "ObliQA_dev.json"
+    for path in (corpus, questions):
+        if not path.exists():
+            from rag.errors import ConfigError
+
+            raise ConfigError(f"--obliqa {folder}: no {path.name} there; pass the ObliQA benchmark folder")
+    return corpus, questions
+
+
+def run(name: str, args, settings) -> int:
+    from evals.tune import TuneConfig, tune
+
+    if not args.sets and not args.obliqa:
+        print("regcite tune-embedder: give --set SET and/or --obliqa DIR", file=sys.stderr)
+        return 2
+    if args.sets and args.obliqa:
+        # Negatives come from one index each; two corpora would need two mining passes and two text lookups.
+        print("regcite tune-embedder: train on --set or on --obliqa, not both at once", file=sys.stderr)
+        return 2
+    progress = not args.no_progress
+    config = TuneConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
+                        hard_negatives=args.hard_negatives, seed=args.seed, lora=args.lora)
+    scoring = [(path, _scoring_items(path)) for path in args.exclude_set]
+
+    if args.obliqa:
+        from evals import obliqa
+        from evals.tune import questions_from_obliqa
+
+        corpus, questions_file = _obliqa_paths(Path(args.obliqa))
+        index_settings = settings.replace(
+            data_dir=Path(args.obliqa_data_dir) if args.obliqa_data_dir else settings.data_dir / "obliqa")
+        passages = {p.uuid: p.text for path in sorted(corpus.glob("*.json")) if path.stem.isdigit()
+                    for p in obliqa.load_passages(path)}
+        questions = questions_from_obliqa(obliqa.load_dev_questions(questions_file, corpus), passages)
+        sources_name = str(questions_file)
+    else:
+        from evals.questions import load_set
+        from evals.tune import questions_from_set
+        from rag.store import open_index
+
+        index_settings = settings
+        index = open_index(settings)
+        questions = [q for path in args.sets for q in questions_from_set(load_set(path), index)]
+        sources_name = ", ".join(args.sets)
+    if args.max_questions:
+        questions = questions[: args.max_questions]
+
+    # The overlap check runs before any index is opened for mining: a refused run costs nothing.
+    from evals.tune import check_no_overlap, make_ranker
+
+    for scoring_name, items in scoring:
+        check_no_overlap([(q.qid, q.question) for q in questions], items, scoring_name)
+    if args.obliqa and args.hard_negatives:
+        obliqa.ingest_corpus(corpus, index_settings, progress=progress)  # skips rulebooks already stored
+    rank, index = make_ranker(index_settings, args.mine_with) if args.hard_negatives else (None, None)
+    text_of = (lambda cid: index.clause(cid).text) if index is not None else str
+    result = tune([(sources_name, questions)], rank, text_of, settings.embed_model, settings.data_dir / "models",
+                  config, scoring=scoring, out_dir=Path(args.out) if args.out else None, device=settings.device,
+                  progress=progress)
+    m = result.card["metrics"]
+    print(f"tuned model: {result.model_dir}")
+    print(f"  {result.card['questions']} questions, {result.card['pairs']} pairs "
+          f"({result.card['pairs_with_negative']} with a hard negative), {m['steps']} steps, "
+          f"loss {m['train_loss']}, {m['seconds']} s on {m['device']}")
+    print(f"  use it: REGCITE_EMBED_MODEL={result.model_dir} (then re-ingest: an index refuses to mix models)")
+    return 0

@@ -1,0 +1,262 @@
+"""Embedder fine-tuning: the overlap guard, pair mining, k-fold splits, and real tiny training runs."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evals.crossval import kfold
+from evals.obliqa import DevQuestion
+from evals.tune import (CARD_JSON, TRAINED_ON, TrainingOverlap, TrainQuestion, TuneConfig, check_model_not_trained_on,
+                        check_no_overlap, mine_pairs, model_folder, normalize_question, questions_from_obliqa, tune)
+from rag.types import CharSpan, Clause, DocumentVersion, Kind, PageSpan
+
+# Invented form codes: the untuned model cannot know which rule each names, so only training can rank them right.
+PAIRS = [
+    ("t1", "Which duty does Form QX-17 impose?", "A Relevant Person must keep records of every transaction for six years."),
+    ("t2", "Which duty does Form BZ-42 impose?", "Captive insurers must hold minimum capital of ten million dirhams."),
+    ("t3", "Which duty does Form KM-08 impose?", "Customer due diligence must be completed before opening an account."),
+    ("t4", "Which duty does Form RV-33 impose?", "Suspicious transactions must be reported to the FIU without delay."),
+    ("t5", "Which duty does Form PL-91 impose?", "Client money must be held in a segregated bank account."),
+    ("t6", "Which duty does Form DW-56 impose?", "The board must approve the annual risk appetite statement."),
+]
+DISTRACTORS = [
+    "A fund manager must publish a prospectus before marketing units.",
+    "Insurance intermediaries must hold professional indemnity cover.",
+    "An authorised person must notify the regulator of a change in control.",
+]
+
+
+def test_overlap_by_id_is_refused():
+    with pytest.raises(TrainingOverlap, match=r"1 training question.*q7 \(same id\)"):
+        check_no_overlap([("q7", "What is a PFP?"), ("q8", "Who approves?")], [("q7", "Something else")], "dev-fold-1")
+
+
+def test_overlap_by_normalised_text_is_refused_across_ids():
+    with pytest.raises(TrainingOverlap, match="same text as s1"):
+        check_no_overlap([("t1", "What  is a ＰＦＰ Client?")], [("s1", "what is a PFP client")])
+
+
+def test_disjoint_sets_pass_the_guard():
+    check_no_overlap([("t1", "What is a PFP client?")], [("s1", "What is a PFP operator?")])
+
+
+def test_normalize_question_folds_width_case_and_punctuation():
+    assert normalize_question("  Was ist  ein ＰＦＰ-Client?? ") == "was ist ein pfp client"
+
+
+def test_mined_negatives_skip_gold_ids_and_gold_texts():
+    texts = {"g": "gold text", "dup": "gold  text", "n1": "wrong one", "n2": "wrong two"}
+    q = TrainQuestion("q", "question?", ("g",), ("gold text",))
+    pairs = mine_pairs([q], lambda qs: [["g", "dup", "n1", "n2"] for _ in qs], texts.__getitem__, negatives=2)
+    assert [(p.positive, p.negative) for p in pairs] == [("gold text", "wrong one"), ("gold text", "wrong two")]
+
+
+def test_mining_keeps_a_pair_without_negative_when_the_ranker_finds_only_gold():
+    q = TrainQuestion("q", "question?", ("g",), ("gold text",))
+    pairs = mine_pairs([q], lambda qs: [["g"] for _ in qs], {"g": "gold text"}.__getitem__)
+    assert [(p.anchor, p.positive, p.negative) for p in pairs] == [("question?", "gold text", "")]
+
+
+def test_obliqa_questions_keep_only_gold_with_text():
+    dev = [DevQuestion("a", "Q a?", ("u1", "u2"), 1), DevQuestion("b", "Q b?", ("missing",), 1)]
+    got = questions_from_obliqa(dev, {"u1": "text one", "u2": " "})
+    assert got == [TrainQuestion("a", "Q a?", ("u1",), ("text one",))]
+
+
+def test_kfold_partitions_questions_and_keeps_same_text_in_one_fold():
+    qs = [DevQuestion(f"q{i}", f"question {i % 17}", ("g",), 1) for i in range(40)]  # texts repeat
+    folds = kfold(qs, 5, seed=3)
+    assert len(folds) == 5
+    tests = [t for _, t in folds]
+    assert sorted(q.question_id for t in tests for q in t) == sorted(q.question_id for q in qs)
+    for train, test in folds:
+        check_no_overlap([(q.question_id, q.question) for q in train], [(q.question_id, q.question) for q in test])
+    assert kfold(qs, 5, seed=3) == folds and kfold(qs, 5, seed=4) != folds
+
+
+def test_model_folder_name_is_versioned_by_base_date_and_fingerprint(tmp_path):
+    from datetime import datetime, timezone
+
+    path = model_folder(tmp_path, "/x/all-MiniLM-L6-v2", "ab12cd34", datetime(2026, 11, 23, tzinfo=timezone.utc))
+    assert path == tmp_path / "all-MiniLM-L6-v2-tuned-20261123-ab12cd34"
+
+
+def test_tune_refuses_before_training_when_questions_overlap_the_scoring_set(tmp_path):
+    questions = [TrainQuestion(qid, q, (qid,), (p,)) for qid, q, p in PAIRS]
+    with pytest.raises(TrainingOverlap, match="held-out"):
+        tune([("train", questions)], None, str, "all-MiniLM-L6-v2", tmp_path,
+             scoring=[("held-out", [("other", PAIRS[2][1].upper())])], progress=False)
+    assert not any(tmp_path.iterdir())  # nothing was trained or written
+
+
+# ---- real model, real FAISS index ------------------------------------------------------------------------------
+
+def _index_of_passages(settings):
+    """The gold passages and distractors in a real committed index, embedded by the packaged model."""
+    from rag.embed import load_embedder
+    from rag.store import open_index, open_writer
+
+    texts = [p for _, _, p in PAIRS] + DISTRACTORS
+    ids = [qid for qid, _, _ in PAIRS] + [f"d{i}" for i in range(len(DISTRACTORS))]
+    version = DocumentVersion("v" * 16, "Test rules", "Test rules", Kind.REGULATION, "AE", "en", "rules.json",
+                              "0" * 64, (0,))
+    clauses, cursor = [], 0
+    for i, (cid, text) in enumerate(zip(ids, texts)):
+        clauses.append(Clause(cid, version.version_id, i, (cid,), f"Rule {cid}", (), text,
+                              CharSpan(cursor, cursor + len(text)), PageSpan(1, 1)))
+        cursor += len(text) + 1
+    embedder = load_embedder(settings)
+    with open_writer(settings, embedder.name, embedder.dim) as w:
+        w.add_version(version, "\n".join(texts), clauses, embedder.embed_documents(texts))
+        w.commit()
+    return open_index(settings), embedder
+
+
+def _gold_reciprocal_ranks(model_source: str) -> tuple[np.ndarray, np.ndarray]:
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(model_source, device="cpu", local_files_only=True)
+    docs = model.encode([p for _, _, p in PAIRS] + DISTRACTORS, normalize_embeddings=True)
+    queries = model.encode([q for _, q, _ in PAIRS], normalize_embeddings=True)
+    scores = queries @ docs.T
+    ranks = np.array([1 + int((scores[i] > scores[i, i]).sum()) for i in range(len(PAIRS))])
+    return 1.0 / ranks, docs
+
+
+@pytest.mark.slow
+def test_tiny_training_run_changes_the_embedder_and_improves_ranking_of_its_pairs(settings, tmp_path):
+    from evals.tune import base_source, dense_ranker
+
+    index, embedder = _index_of_passages(settings)
+    questions = [TrainQuestion(qid, q, (qid,), (p,)) for qid, q, p in PAIRS]
+    config = TuneConfig(epochs=6, batch_size=2, learning_rate=1e-4, warmup_ratio=0.0, seed=7)
+    result = tune([("tiny", questions)], dense_ranker(index, embedder, k=5), lambda cid: index.clause(cid).text,
+                  "all-MiniLM-L6-v2", tmp_path / "models", config, scoring=[("unrelated", [("s1", "What is a PFP?")])],
+                  device="cpu", progress=False)
+
+    before, docs_before = _gold_reciprocal_ranks(base_source("all-MiniLM-L6-v2"))
+    after, docs_after = _gold_reciprocal_ranks(str(result.model_dir))
+    assert not np.allclose(docs_before, docs_after, atol=1e-3)  # the weights moved
+    # Reciprocal rank of each question's own passage among the 9 texts: 0.20 on average before (none first).
+    assert after.mean() > before.mean() + 0.25, (before, after)
+    assert (after == 1.0).sum() >= (before == 1.0).sum() + 2, (before, after)
+
+    card = json.loads((result.model_dir / CARD_JSON).read_text())
+    assert card["base_model"] == "all-MiniLM-L6-v2" and card["seed"] == 7
+    assert card["training_data"][0]["questions"] == 6 and card["pairs_with_negative"] == 6
+    assert card["excluded_scoring_sets"][0]["name"] == "unrelated"
+    assert "full fine-tuning" in (result.model_dir / "README.md").read_text()
+    assert result.model_dir.name.startswith("all-MiniLM-L6-v2-tuned-")
+
+    # The folder is a model settings can name; scorers can prove it never saw their questions.
+    from rag.embed import load_embedder
+
+    tuned = load_embedder(settings.replace(embed_model=str(result.model_dir)))
+    assert tuned.dim == 384 and tuned.embed_query(PAIRS[0][1]).shape == (384,)
+    check_model_not_trained_on(result.model_dir, [("s1", "What is a PFP?")])
+    with pytest.raises(TrainingOverlap):
+        check_model_not_trained_on(result.model_dir, [("new-id", PAIRS[3][1].lower())])
+    assert len((result.model_dir / TRAINED_ON).read_text().splitlines()) == 6
+
+
+@pytest.mark.slow
+def test_training_is_deterministic_given_the_seed(tmp_path):
+    questions = [TrainQuestion(qid, q, (qid,), (p,)) for qid, q, p in PAIRS]
+    config = TuneConfig(epochs=2, batch_size=3, learning_rate=1e-4, seed=11)
+    runs = []
+    for name in ("a", "b"):
+        result = tune([("tiny", questions)], None, str, "all-MiniLM-L6-v2", tmp_path, config,
+                      out_dir=tmp_path / name, device="cpu", progress=False)
+        runs.append(_gold_reciprocal_ranks(str(result.model_dir))[1])
+    np.testing.assert_allclose(runs[0], runs[1], atol=1e-6)
+
+
+@pytest.mark.slow
+def test_lora_training_merges_into_a_plain_model_folder(tmp_path):
+    from evals.tune import base_source
+
+    pytest.importorskip("peft", reason="LoRA is optional: pip install peft")
+    questions = [TrainQuestion(qid, q, (qid,), (p,)) for qid, q, p in PAIRS]
+    config = TuneConfig(epochs=4, batch_size=6, learning_rate=5e-4, seed=1, lora=True, lora_r=8, lora_alpha=16)
+    result = tune([("tiny", questions)], None, str, "all-MiniLM-L6-v2", tmp_path, config, device="cpu",
+                  progress=False)
+    assert not (result.model_dir / "adapter_config.json").exists()  # merged: loads without peft
+    before, docs_before = _gold_reciprocal_ranks(base_source("all-MiniLM-L6-v2"))
+    after, docs_after = _gold_reciprocal_ranks(str(result.model_dir))
+    assert not np.allclose(docs_before, docs_after, atol=1e-4)
+    assert after.mean() > before.mean()
+
+
+# ---- the command ----------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def obliqa_folder(tmp_path):
+    """A tiny benchmark folder in the ObliQA layout: one rulebook, the six invented questions, the distractors."""
+    folder = tmp_path / "obliqa"
+    docs = folder / "StructuredRegulatoryDocuments"
+    docs.mkdir(parents=True)
+    rows = [{"ID": qid, "DocumentID": 1, "PassageID": f"1.{i}", "Passage": p} for i, (qid, _, p) in enumerate(PAIRS)]
+    rows += [{"ID": f"d{i}", "DocumentID": 1, "PassageID": f"2.{i}", "Passage": d} for i, d in enumerate(DISTRACTORS)]
+    (docs / "1.json").write_text(json.dumps(rows), encoding="utf-8")
+    questions = [{"QuestionID": f"q-{qid}", "Question": q, "Group": 1,
+                  "Passages": [{"DocumentID": 1, "PassageID": f"1.{i}", "Passage": p}]}
+                 for i, (qid, q, p) in enumerate(PAIRS)]
+    (folder / "ObliQA_dev.json").write_text(json.dumps(questions), encoding="utf-8")
+    return folder
+
+
+def test_command_refuses_training_on_questions_of_the_scoring_set(obliqa_folder, tmp_path, capsys):
+    from regcite.cli import main
+
+    scoring = tmp_path / "scoring.json"
+    scoring.write_text(json.dumps([{"QuestionID": "elsewhere-1", "Question": PAIRS[4][1].lower() + " "}]))
+    code = main(["--data-dir", str(tmp_path / "data"), "tune-embedder", "--obliqa", str(obliqa_folder),
+                 "--exclude-set", str(scoring), "--no-progress"])
+    assert code == 2
+    assert "refusing to train" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()  # refused before ingesting, mining or training
+
+
+def test_command_needs_training_data(capsys):
+    from regcite.cli import main
+
+    assert main(["tune-embedder"]) == 2
+    assert "--set" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_command_trains_on_an_obliqa_folder_and_prints_the_model_folder(obliqa_folder, tmp_path, capsys):
+    from regcite.cli import main
+
+    data = tmp_path / "data"
+    code = main(["--data-dir", str(data), "tune-embedder", "--obliqa", str(obliqa_folder), "--mine-with", "dense",
+                 "--epochs", "1", "--batch-size", "4", "--seed", "3", "--no-progress"])
+    assert code == 0
+    out = capsys.readouterr().out
+    model_dir = Path(out.split("tuned model: ")[1].split()[0])
+    assert model_dir.parent == data / "models" and model_dir.name.startswith("all-MiniLM-L6-v2-tuned-")
+    card = json.loads((model_dir / CARD_JSON).read_text())
+    assert card["questions"] == 6 and card["pairs_with_negative"] == 6 and card["hyperparameters"]["seed"] == 3
+    assert (data / "obliqa" / "index" / "catalog.sqlite").exists()  # negatives were mined from an ObliQA index
+
+
+@pytest.mark.slow
+def test_crossval_scores_every_series_per_fold_and_resumes(obliqa_folder, settings, tmp_path):
+    pytest.importorskip("rag.retrieve", reason="cross-validation scores the hybrid through rag.retrieve.Retriever")
+    from evals.crossval import SERIES, CrossvalPlan, format_summary, run_crossval
+
+    plan = CrossvalPlan(folds=2, mine_with="dense", seed=1)
+    config = TuneConfig(epochs=2, batch_size=3, learning_rate=1e-4, seed=1)
+    result = run_crossval(obliqa_folder, settings, tmp_path / "cv", plan, config, progress=False)
+    assert [f["train_questions"] + f["test_questions"] for f in result["folds"]] == [6, 6]
+    for series in SERIES:
+        for metric in ("recall@10", "map@10"):
+            assert 0.0 <= result["summary"][series][metric]["mean"] <= 1.0 and result["summary"][series][metric]["n"] == 2
+    assert "| tuned hybrid - untuned hybrid |" in format_summary(result)
+    stamp = (tmp_path / "cv" / "fold-1" / "result.json").stat().st_mtime_ns
+    again = run_crossval(obliqa_folder, settings, tmp_path / "cv", plan, config, progress=False)
+    assert again["folds"] == result["folds"]
+    assert (tmp_path / "cv" / "fold-1" / "result.json").stat().st_mtime_ns == stamp  # finished folds are reused

@@ -1,0 +1,207 @@
+"""Clause parser on tiny inline documents: exact paths, references, spans, pages; and a real printed PDF."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from pdfgen import html_to_pdf, pages_html
+
+from ingest.clauses import split_clauses
+from ingest.identify import DocumentInfo, identify
+from ingest.load import LoadedText, load_file
+from rag.types import Kind, PageSpan
+
+
+def doc(text: str, fmt: str = "markdown", page_starts: tuple[int, ...] = (0,), headings: tuple[int, ...] = ()):
+    return LoadedText(text=text, page_starts=page_starts, format=fmt, title="t", heading_levels=headings)
+
+
+def info(doc_id: str, scheme: str) -> DocumentInfo:
+    return DocumentInfo(doc_id, doc_id, Kind.REGULATION, "US", "en", None, scheme)
+
+
+def refs(clauses) -> list[str]:
+    return [c.reference for c in clauses]
+
+
+CFR = """12 CFR Part 900 — Sample Rule
+§ 900.2 Definitions.
+For this part:
+(g) Good means fit for purpose.
+(h) Home means:
+(1) A house; or
+(2) A flat.
+(i) Income means money received.
+§ 900.9 Notifications.
+(a) Timing. A creditor shall notify an applicant of action taken within:
+(1) Thirty days:
+(i) After receiving a completed application; or
+(ii) After taking adverse action on an existing account.
+(2) Ninety days after a counteroffer, as set out in paragraph (b) of this section.
+(b) Form. Notices shall be in writing."""
+
+
+def test_cfr_paths_references_and_exact_spans():
+    loaded = doc(CFR)
+    clauses = split_clauses(loaded, info("12 CFR 900", "us-cfr"), "v1", 2400)
+    assert refs(clauses) == [
+        "12 CFR 900", "12 CFR 900.2", "12 CFR 900.2(g)", "12 CFR 900.2(h)", "12 CFR 900.2(h)(1)",
+        "12 CFR 900.2(h)(2)", "12 CFR 900.2(i)", "12 CFR 900.9(a)", "12 CFR 900.9(a)(1)", "12 CFR 900.9(a)(1)(i)",
+        "12 CFR 900.9(a)(1)(ii)", "12 CFR 900.9(a)(2)", "12 CFR 900.9(b)",
+    ]
+    by_ref = {c.reference: c for c in clauses}
+    leaf = by_ref["12 CFR 900.9(a)(1)(ii)"]
+    assert leaf.path == ("§ 900.9", "(a)", "(1)", "(ii)")
+    assert leaf.text == "After taking adverse action on an existing account."
+    assert loaded.text[leaf.char_span.start:leaf.char_span.end] == leaf.text
+    assert leaf.headings == ("§ 900.9 Notifications.",)
+    # The parent's lead-in is its own clause, with the parent's reference.
+    assert by_ref["12 CFR 900.9(a)"].text == "Timing. A creditor shall notify an applicant of action taken within:"
+    # "(i)" right after "(h)(2) A flat." is the letter i, not a roman numeral under (h).
+    assert by_ref["12 CFR 900.2(i)"].path == ("§ 900.2", "(i)")
+    assert [c.clause_id for c in clauses[:2]] == ["v1:0", "v1:1"] and [c.ordinal for c in clauses[:2]] == [0, 1]
+    assert all(c.part == 0 and c.page_span == PageSpan(1, 1) for c in clauses)
+
+
+def test_wrapped_cross_reference_does_not_start_a_clause():
+    text = ("§ 900.3 Notices.\n"
+            "(a) A creditor shall send the notice described in paragraph\n"
+            "(b) of this section within 30 days, and the notice under\n"
+            "§ 900.2 Definitions apply.\n"
+            "(b) Form. Notices shall be in writing.")
+    clauses = split_clauses(doc(text, fmt="pdf"), info("12 CFR 900", "us-cfr"), "v", 2400)
+    assert refs(clauses) == ["12 CFR 900.3(a)", "12 CFR 900.3(b)"]
+    assert clauses[0].text.endswith("paragraph (b) of this section within 30 days, and the notice under § 900.2 "
+                                    "Definitions apply.")
+
+
+def test_clause_crossing_a_page_break_has_both_pages():
+    text = "§ 900.4 Records.\n(a) A creditor shall keep records\nfor 25 months after notice.\n(b) Records may be electronic."
+    page2 = text.index("for 25 months")
+    clauses = split_clauses(doc(text, fmt="pdf", page_starts=(0, page2)), info("12 CFR 900", "us-cfr"), "v", 2400)
+    assert [(c.reference, c.page_span) for c in clauses] == [
+        ("12 CFR 900.4(a)", PageSpan(1, 2)), ("12 CFR 900.4(b)", PageSpan(2, 2))]
+    assert clauses[0].text == "A creditor shall keep records for 25 months after notice."
+
+
+def test_over_long_clause_splits_at_sentence_ends_and_keeps_reference():
+    body = "The creditor shall act. It shall keep records for two years. Notices go out in writing. 第一句。第二句。"
+    text = f"§ 900.5 Long.\n(a) {body}"
+    loaded = doc(text)
+    clauses = split_clauses(loaded, info("12 CFR 900", "us-cfr"), "v", 45)
+    assert [c.part for c in clauses] == list(range(1, len(clauses) + 1)) and len(clauses) >= 3
+    assert {c.reference for c in clauses} == {"12 CFR 900.5(a)"}
+    assert all(len(c.text) <= 45 for c in clauses)
+    assert [c.text for c in clauses[:3]] == ["The creditor shall act.", "It shall keep records for two years.",
+                                             "Notices go out in writing. 第一句。第二句。"]
+    for c in clauses:
+        assert loaded.text[c.char_span.start:c.char_span.end] == c.text
+
+
+EU = """CHAPTER III
+Rights of the data subject
+Article 17
+Right to erasure
+1. The data subject shall have the right to erasure where one of the following grounds applies:
+(a) the personal data are no longer necessary;
+(b) the data subject withdraws consent on which the processing is based according to point (a) of
+Article 6(1), and where there is no other legal ground;
+2. Where the controller has made the personal data public, Article 6(1) applies.
+Article 18
+Right to restriction
+1. The data subject shall have the right to restriction."""
+
+
+def test_eu_articles_paragraphs_points_and_cross_references():
+    clauses = split_clauses(doc(EU, fmt="pdf"), info("GDPR", "eu"), "v", 2400)
+    assert refs(clauses) == ["GDPR Art. 17(1)", "GDPR Art. 17(1)(a)", "GDPR Art. 17(1)(b)", "GDPR Art. 17(2)",
+                             "GDPR Art. 18(1)"]
+    point = clauses[2]
+    assert point.path == ("Art. 17", "(1)", "(b)")
+    assert point.text.startswith("the data subject withdraws consent") and "Article 6(1), and where" in point.text
+    assert point.headings == ("CHAPTER III Rights of the data subject", "Article 17 Right to erasure")
+
+
+PRC = """第三章 金融机构反洗钱义务
+第二十九条 有下列情形之一的，金融机构应当开展客户尽职调查：
+（一）与客户建立业务关系；
+（二）有合理理由怀疑客户及其交易涉嫌洗钱活动；
+前款规定以外的情形，依照本法
+第三条规定处理。
+第三十条 在业务关系存续期间，金融机构应当持续关注。"""
+
+
+def test_prc_articles_items_and_wrapped_cross_reference():
+    clauses = split_clauses(doc(PRC, fmt="pdf"), info("反洗钱法", "prc"), "v", 2400)
+    assert refs(clauses) == ["反洗钱法 第二十九条", "反洗钱法 第二十九条（一）", "反洗钱法 第二十九条（二）",
+                             "反洗钱法 第二十九条", "反洗钱法 第三十条"]
+    assert clauses[0].text == "有下列情形之一的，金融机构应当开展客户尽职调查："
+    assert clauses[1].path == ("第二十九条", "（一）")
+    # The line break inside a Chinese sentence vanishes from the clause text.
+    assert clauses[3].text == "前款规定以外的情形，依照本法第三条规定处理。"
+    assert clauses[0].headings == ("第三章 金融机构反洗钱义务",)
+
+
+FILING = """PART I
+ITEM 1. BUSINESS
+We are a payments company.
+ITEM 1A. RISK FACTORS
+Our business is exposed to credit risk.
+PART II
+ITEM 7. MANAGEMENT'S DISCUSSION AND ANALYSIS
+EXECUTIVE OVERVIEW
+Revenues grew 25 percent, as discussed in Item 8.
+Credit Metrics
+Net write-offs remained low."""
+
+
+def test_filing_sections_by_items_and_headings():
+    clauses = split_clauses(doc(FILING, fmt="pdf"), info("Acme 2022 Form 10-K", "headings"), "v", 2400)
+    assert refs(clauses) == ["Acme 2022 Form 10-K Item 1", "Acme 2022 Form 10-K Item 1A",
+                             "Acme 2022 Form 10-K Item 7", "Acme 2022 Form 10-K Item 7"]
+    assert clauses[2].headings == ("PART II", "ITEM 7. MANAGEMENT'S DISCUSSION AND ANALYSIS", "EXECUTIVE OVERVIEW")
+    assert clauses[3].headings[-1] == "Credit Metrics" and clauses[3].text == "Net write-offs remained low."
+
+
+@pytest.mark.parametrize("name, text, expected", [
+    ("12cfr1002_2017-20417_20220101.pdf", "12 CFR Part 1002 — EQUAL CREDIT OPPORTUNITY ACT\n§ 1002.1 Authority.",
+     ("12 CFR 1002", Kind.REGULATION, "US", "en", date(2022, 1, 1), "us-cfr")),
+    ("12cfr1004_2011-18676.html", "12 CFR Part 1004 — PARITY\nEffective date: 2011-07-22 · FR\n§ 1004.1 Authority.",
+     ("12 CFR 1004", Kind.REGULATION, "US", "en", date(2011, 7, 22), "us-cfr")),
+    ("gdpr_2016-679.pdf", "Regulation (EU) 2016/679 — General Data Protection Regulation\nArticle 1\nx\nArticle 2\n"
+     "y\nArticle 3\nIt shall apply from 25 May 2018.", ("GDPR", Kind.REGULATION, "EU", "en", date(2018, 5, 25), "eu")),
+    ("反洗钱法(2024-11-08).pdf", "中华人民共和国反洗钱法\n第一条 为了预防洗钱活动。\n第二条 本法所称。\n第三条 工作。",
+     ("反洗钱法", Kind.REGULATION, "CN", "zh", date(2024, 11, 8), "prc")),
+    ("axp_10k.pdf", "Form 10-K\nFor the fiscal year ended December 31, 2022\nAmerican Express Company\n"
+     "(Exact name of registrant as specified in its charter)", ("American Express 2022 Form 10-K", Kind.FILING, "US",
+                                                                 "en", None, "headings")),
+    ("board_memo.md", "Quarterly risk memo\nNothing numbered here.", ("board_memo", Kind.REPORT, "", "en", None,
+                                                                      "headings")),
+])
+def test_identify_names_the_instrument_not_the_file(name, text, expected):
+    loaded = LoadedText(text=text, page_starts=(0,), format="text", title=text.split("\n")[0])
+    got = identify(name, loaded)
+    assert (got.doc_id, got.kind, got.jurisdiction, got.language, got.effective_from, got.scheme) == expected
+
+
+def test_printed_pdf_clause_spans_and_pages_match_the_pdf(tmp_path):
+    from pypdf import PdfReader
+
+    pages = [
+        "<h1>12 CFR Part 900 — Sample Rule</h1><p>Effective date: 2020-01-01</p><h3>§ 900.9 Notifications.</h3>"
+        "<p>(a) Timing. A creditor shall notify an applicant of action taken within 30 days after receiving a "
+        "completed application, and shall keep a copy of the notice in the file.</p>",
+        "<p>This duty continues for as long as the account is open.</p><p>(b) Form. Notices shall be in writing.</p>",
+    ]
+    pdf = html_to_pdf(pages_html(pages), tmp_path / "12cfr900_sample.pdf")
+    loaded = load_file(pdf)
+    got = identify(pdf, loaded)
+    assert (got.doc_id, got.effective_from) == ("12 CFR 900", date(2020, 1, 1))
+    clauses = {c.reference: c for c in split_clauses(loaded, got, "v", 2400)}
+    timing, form = clauses["12 CFR 900.9(a)"], clauses["12 CFR 900.9(b)"]
+    assert timing.page_span == PageSpan(1, 2) and form.page_span == PageSpan(2, 2)
+    assert form.text == "Form. Notices shall be in writing."
+    assert timing.text.startswith("Timing. A creditor") and timing.text.endswith("as long as the account is open.")
+    reader = PdfReader(pdf)
+    assert "Notices shall be in writing" in reader.pages[1].extract_text()
+    assert "Notices shall be in writing" not in reader.pages[0].extract_text()
