@@ -28,6 +28,14 @@ def cn_number(s: str) -> int:
     return total + digit
 
 
+def _next_article(m: re.Match, last_article: int) -> bool:
+    """The next article in sequence, or (in an excerpt) a later one set off by a space as statutes print them;
+    "第五条规定的…" at a wrapped line start is a cross-reference and is neither."""
+    number = cn_number(m.group(1))
+    spaced = m.end() > m.end(1) + 1
+    return not last_article or number == last_article + 1 or (spaced and number > last_article)
+
+
 def parse(lines: list[Line], info: DocumentInfo, wrapped: bool) -> list[Event]:
     doc = info.doc_id
     events: list[Event] = []
@@ -48,7 +56,7 @@ def parse(lines: list[Line], info: DocumentInfo, wrapped: bool) -> list[Event]:
             trail.append(text)
             events.append(Event(i, (), doc, tuple(t for t in trail if t), heading=True))
             article = ""
-        elif para and (m := _ARTICLE.match(text)) and (cn_number(m.group(1)) == last_article + 1 or not last_article):
+        elif para and (m := _ARTICLE.match(text)) and _next_article(m, last_article):
             last_article = cn_number(m.group(1))
             article, last_item = f"第{m.group(1)}条", 0
             events.append(Event(i, (article,), f"{doc} {article}", tuple(t for t in trail if t), skip=m.end()))

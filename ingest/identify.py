@@ -92,7 +92,7 @@ def _scheme_of(text: str, head: str, path: Path) -> str:
         return "prc"
     if _CFR_STEM.match(path.stem) or _CFR_SECTION.search(head) or _CFR_SECTION.search(text):
         return "us-cfr"
-    if len(_EU_ARTICLE.findall(text)) >= 3:
+    if len(_EU_ARTICLE.findall(text)) >= 3 or (_EU_ID.search(head[:3000]) and _EU_ARTICLE.search(text)):
         return "eu"
     return "headings"
 
@@ -122,7 +122,8 @@ def _eu_doc_id(title: str, head: str, path: Path) -> str:
 
 def _prc_doc_id(title: str, head: str, path: Path) -> str:
     for line in [title, *head[:600].split("\n")[:5], _strip_stem_date(path.stem)]:
-        match = _PRC_TITLE.match(line.replace(" ", "").strip())
+        # "反洗钱法（节选）": a bracketed note after the title is not part of the name.
+        match = _PRC_TITLE.match(re.sub(r"[（(][^）)]*[）)]$", "", line.replace(" ", "").strip()))
         if match:
             return match.group(1)
     return _strip_stem_date(path.stem)

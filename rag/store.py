@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sqlite3
+import threading
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -113,6 +114,19 @@ class Index:
         self._positions = {c.clause_id: i for i, c in enumerate(clauses)}
         self._cpu = cpu_index
         self._gpu = gpu_index
+        # Structures built from this snapshot on first use (lexical index, reference map), shared by retrievers.
+        self.derived: dict[str, object] = {}
+        self._derived_lock = threading.Lock()
+
+    def derive(self, name: str, build):
+        """The structure called name, built once per snapshot with build(self), even when threads race."""
+        with self._derived_lock:
+            if name not in self.derived:
+                self.derived[name] = build(self)
+            return self.derived[name]
+
+    def vector(self, position: int) -> np.ndarray:
+        return self._cpu.reconstruct(position)
 
     def position(self, clause_id: str) -> int:
         return self._positions[clause_id]

@@ -1,0 +1,119 @@
+"""Clauses a question names outright ("§ 1002.9(a)(2)", "GDPR Article 17", "第二十九条"), found by clause path.
+
+Keys are built from the typed clause path recorded at split time, never from searching clause text, and the
+question's mentions are normalised the same way, so "Art. 17(1) (b)", "article 17(1)(b)" and the stored path
+("Art. 17", "(1)", "(b)") meet at "art17(1)(b)".
+"""
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Sequence
+
+from rag.types import Clause
+
+_HAN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_HAN_UNITS = {"十": 10, "百": 100, "千": 1000}
+_HAN_NUMBER = "零〇一二三四五六七八九两十百千"
+
+
+def han_to_int(text: str) -> int | None:
+    """"二十九" -> 29, "一百零五" -> 105, "29" -> 29; None when it is not a number."""
+    if text.isdigit():
+        return int(text)
+    total, digit = 0, None
+    for ch in text:
+        if ch in _HAN_DIGITS:
+            digit = _HAN_DIGITS[ch]
+        elif ch in _HAN_UNITS:
+            total += (1 if digit is None else digit) * _HAN_UNITS[ch]
+            digit = None
+        else:
+            return None
+    return total + (digit or 0)
+
+
+_PARENS = r"(?:\s*\(\s*[0-9a-z]{1,6}\s*\))*"
+# Each pattern yields (kind, number, parenthesised tail); the key is kind + number + tail without spaces.
+_MENTIONS = (
+    ("§", re.compile(rf"(?:§+\s*|\bsection\s+|\bsec\.\s*|\bcfr\s+(?:§+\s*)?|\bpart\s+)(\d{{1,4}}\.\d+[a-z]?)({_PARENS})")),
+    ("§", re.compile(rf"(?<![\w.])(\d{{3,4}}\.\d{{1,4}}[a-z]?)((?:\s*\(\s*[0-9a-z]{{1,6}}\s*\))+)")),
+    ("art", re.compile(rf"\bart(?:icle|\.)?\s*(\d{{1,3}}[a-z]?)\b({_PARENS})")),
+    ("第", re.compile(rf"第\s*([{_HAN_NUMBER}\d]+)\s*条((?:\s*\(\s*[{_HAN_NUMBER}\d]+\s*\))*)")),
+    ("item", re.compile(r"\bitem\s+(\d{1,2}[a-z]?)\b()")),
+)
+_PATH_HEAD = re.compile(rf"^(?:(§)\s*(\d+\.\d+[a-z]?)|(art)\.\s*(\d+[a-z]?)|(第)([{_HAN_NUMBER}\d]+)条|(item)\s+(\d+[a-z]?))$")
+
+
+def _tail_key(tail: str) -> str:
+    parts = re.findall(r"\(\s*([^()\s]+)\s*\)", tail)
+    return "".join(f"({han_to_int(p) if han_to_int(p) is not None and not p.isascii() else p})" for p in parts)
+
+
+def path_key(path: Sequence[str]) -> str | None:
+    """The lookup key of a clause path, or None for paths that no question names (recitals, headings, comments)."""
+    if not path:
+        return None
+    head = unicodedata.normalize("NFKC", path[0]).lower()
+    m = _PATH_HEAD.match(head)
+    if m is None:
+        return None
+    kind, number = next((m.group(i), m.group(i + 1)) for i in (1, 3, 5, 7) if m.group(i))
+    if kind == "第":
+        number = str(han_to_int(number))
+    tail = unicodedata.normalize("NFKC", "".join(path[1:])).lower()
+    if re.search(r"[^()\w]", tail.replace(" ", "")):
+        return None
+    return f"{kind}{number}{_tail_key(tail)}"
+
+
+@dataclass(frozen=True)
+class Mention:
+    key: str
+    start: int  # where the mention begins in the normalised question, to find the words naming a document before it
+
+
+def mentions(question: str) -> list[Mention]:
+    """Clause keys named in a question, longest first where two overlap."""
+    text = unicodedata.normalize("NFKC", question).lower()
+    found: dict[str, Mention] = {}
+    taken: list[tuple[int, int]] = []
+    for kind, pattern in _MENTIONS:
+        for m in pattern.finditer(text):
+            if any(a <= m.start() < b for a, b in taken):
+                continue
+            number = m.group(1)
+            if kind == "第":
+                value = han_to_int(number)
+                if value is None:
+                    continue
+                number = str(value)
+            key = f"{kind}{number}{_tail_key(m.group(2))}"
+            taken.append((m.start(), m.end()))
+            found.setdefault(key, Mention(key, m.start()))
+    return list(found.values())
+
+
+class ReferenceMap:
+    """Sorted clause keys of one index snapshot, so a key finds its clause and every clause beneath it."""
+
+    def __init__(self, clauses: Sequence[Clause]):
+        pairs = sorted((key, i) for i, c in enumerate(clauses) if (key := path_key(c.path)) is not None)
+        self._keys = [k for k, _ in pairs]
+        self._positions = [i for _, i in pairs]
+
+    def lookup(self, key: str) -> tuple[list[int], list[int]]:
+        """(positions whose key is exactly key, positions of its descendants), each in index order."""
+        lo = bisect.bisect_left(self._keys, key)
+        exact, children = [], []
+        for j in range(lo, len(self._keys)):
+            k = self._keys[j]
+            if k == key:
+                exact.append(self._positions[j])
+            elif k.startswith(key + "("):
+                children.append(self._positions[j])
+            elif not k.startswith(key):
+                break
+        return sorted(exact), sorted(children)

@@ -1,0 +1,183 @@
+"""Hybrid retrieval over one index snapshot: clauses named in the question first, then dense + BM25 fused.
+
+Fusion is reciprocal rank (rank only) or weighted (z-scored scores, `dense_weight` on the dense side); a
+weight of 1.0 or 0.0 gives pure dense or pure BM25 without computing the other side. An optional cross-encoder
+reorders the fused candidates. Filters become a position mask applied inside both searches, so a selective
+filter still returns k clauses.
+"""
+from __future__ import annotations
+
+import logging
+import unicodedata
+from typing import Sequence
+
+import numpy as np
+
+from rag.config import Settings
+from rag.lexical import LexicalIndex
+from rag.references import ReferenceMap, mentions
+from rag.types import Clause, Filters, Hit
+
+log = logging.getLogger(__name__)
+
+
+def lexical_text(clause: Clause) -> str:
+    """What BM25 sees: the clause with its reference and nearest heading, so "Article 17" or a title word match."""
+    heading = clause.headings[-1] if clause.headings else ""
+    return f"{clause.reference} {heading} {clause.text}"
+
+
+def _lexical(index) -> LexicalIndex:
+    return LexicalIndex([lexical_text(c) for c in index.clauses])
+
+
+def _version_codes(index) -> tuple[list[str], np.ndarray]:
+    versions = sorted(index.documents)
+    code = {v: i for i, v in enumerate(versions)}
+    return versions, np.array([code[c.version_id] for c in index.clauses], dtype=np.int32)
+
+
+def _parents(index) -> dict[str, int]:
+    """clause_id -> position of the clause whose path is its path minus the last step (part 0 when split)."""
+    by_path: dict[tuple[str, tuple[str, ...]], int] = {}
+    for i, c in enumerate(index.clauses):
+        by_path.setdefault((c.version_id, c.path), i)
+    out = {}
+    for c in index.clauses:
+        if len(c.path) > 1 and (parent := by_path.get((c.version_id, c.path[:-1]))) is not None:
+            out[c.clause_id] = parent
+    return out
+
+
+def _zscores(values: np.ndarray) -> np.ndarray:
+    spread = values.std()
+    return (values - values.mean()) / spread if spread > 1e-9 else np.zeros_like(values)
+
+
+class Retriever:
+    """retrieve(question, filters, k) -> hits, best first. Built per snapshot; cheap after the first one."""
+
+    def __init__(self, index, embedder, settings: Settings, reranker=None):
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+        if reranker is None and settings.reranker:
+            from rag.rerank import Reranker
+
+            reranker = Reranker(settings.reranker, device="cpu" if settings.device == "auto" else settings.device)
+        self.reranker = reranker
+
+    # Structures shared by every retriever over the same snapshot.
+    def _lexical_index(self) -> LexicalIndex:
+        return self.index.derive("lexical", _lexical)
+
+    def _references(self) -> ReferenceMap:
+        return self.index.derive("references", lambda ix: ReferenceMap(ix.clauses))
+
+    def allowed(self, filters: Filters) -> np.ndarray | None:
+        """Position mask for the filters, or None when they admit everything."""
+        if filters == Filters():
+            return None
+        versions, codes = self.index.derive("version_codes", _version_codes)
+        admitted = np.array([filters.admits(self.index.documents[v]) for v in versions], dtype=bool)
+        return admitted[codes] if len(codes) else np.zeros(0, dtype=bool)
+
+    def retrieve(self, question: str, filters: Filters = Filters(), k: int | None = None) -> list[Hit]:
+        k = k or self.settings.top_k
+        if not self.index.clauses or not question.strip():
+            return []
+        allowed = self.allowed(filters)
+        if allowed is not None and not allowed.any():
+            return []
+        named = self.named_clauses(question, allowed, limit=max(1, k - 2))
+
+        weight = self.settings.dense_weight if self.settings.fusion == "weighted" else 0.5
+        query_vector = self.embedder.embed_query(question) if weight > 0 or named else None
+        n = self.settings.candidates
+        dense = self.index.search(query_vector, n, allowed)[0] if weight > 0 else []
+        lexical = self._lexical_index().top(question, n, allowed) if weight < 1 else []
+        fused = self._fuse(dense, lexical)
+        if self.reranker is not None and fused:
+            fused = self._rerank(question, fused)
+
+        dense_of = dict(dense)
+        lexical_of = dict(lexical)
+        hits = [self._hit(p, 1.0 + s, query_vector, dense_of, lexical_of, "reference") for p, s in named]
+        seen = {p for p, _ in named}
+        for position, score, via in fused:
+            if len(hits) >= k:
+                break
+            if position not in seen:
+                seen.add(position)
+                hits.append(self._hit(position, score, query_vector, dense_of, lexical_of, via))
+        return hits
+
+    def named_clauses(self, question: str, allowed: np.ndarray | None, limit: int) -> list[tuple[int, float]]:
+        """Clauses the question names, with the clauses beneath them, in document order, up to limit."""
+        found: list[int] = []
+        for mention in mentions(question):
+            exact, children = self._references().lookup(mention.key)
+            positions = [p for p in exact + children if allowed is None or allowed[p]]
+            for p in self._narrow_to_named_document(question, positions):
+                if p not in found:
+                    found.append(p)
+        return [(p, 1.0) for p in found[:limit]]
+
+    def _narrow_to_named_document(self, question: str, positions: list[int]) -> list[int]:
+        """Where several documents share a clause number ("Article 17"), keep those whose name the question uses."""
+        docs = {self.index.clauses[p].version_id for p in positions}
+        if len(docs) <= 1:
+            return positions
+        text = unicodedata.normalize("NFKC", question).lower()
+        named = set()
+        for vid in docs:
+            d = self.index.documents[vid]
+            sample = next(self.index.clauses[p] for p in positions if self.index.clauses[p].version_id == vid)
+            short = sample.reference.split(" ")[0] if " " in sample.reference else ""
+            names = {d.doc_id.lower(), d.title.lower(), unicodedata.normalize("NFKC", short).lower()}
+            if any(len(name) >= 2 and name in text for name in names):
+                named.add(vid)
+        return [p for p in positions if self.index.clauses[p].version_id in named] if named else positions
+
+    def _fuse(self, dense: Sequence[tuple[int, float]], lexical: Sequence[tuple[int, float]]) -> list[tuple[int, float, str]]:
+        if not lexical:
+            return [(p, s, "dense") for p, s in dense]
+        if not dense:
+            return [(p, s, "lexical") for p, s in lexical]
+        scores: dict[int, float] = {}
+        if self.settings.fusion == "rrf":
+            for ranking in (dense, lexical):
+                for rank, (p, _) in enumerate(ranking, start=1):
+                    scores[p] = scores.get(p, 0.0) + 1.0 / (self.settings.rrf_k + rank)
+        else:
+            w = self.settings.dense_weight
+            scores = dict.fromkeys({p for p, _ in dense} | {p for p, _ in lexical}, 0.0)
+            for weight, ranking in ((w, dense), (1.0 - w, lexical)):
+                z = _zscores(np.array([s for _, s in ranking], dtype=np.float64))
+                got = {p: float(v) for (p, _), v in zip(ranking, z)}
+                floor = float(z.min())  # a candidate this list did not return counts as its weakest member
+                for p in scores:
+                    scores[p] += weight * got.get(p, floor)
+        in_dense, in_lexical = {p for p, _ in dense}, {p for p, _ in lexical}
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [(p, s, "hybrid" if p in in_dense and p in in_lexical else "dense" if p in in_dense else "lexical")
+                for p, s in ranked]
+
+    def _rerank(self, question: str, fused: list[tuple[int, float, str]]) -> list[tuple[int, float, str]]:
+        pool = fused[: self.settings.candidates]
+        scores = self.reranker.scores(question, [self.index.clauses[p].text for p, _, _ in pool])
+        order = sorted(range(len(pool)), key=lambda i: -scores[i])
+        return [(pool[i][0], scores[i], "rerank") for i in order] + fused[len(pool):]
+
+    def _hit(self, position: int, score: float, query_vector, dense_of: dict, lexical_of: dict, via: str) -> Hit:
+        clause = self.index.clauses[position]
+        dense_score = dense_of.get(position)
+        if dense_score is None and query_vector is not None:
+            dense_score = float(np.dot(self.index.vector(position), query_vector))
+        return Hit(clause, self.index.documents[clause.version_id], float(score), dense_score,
+                   lexical_of.get(position), via)
+
+    def parent_lead_in(self, child: Clause) -> Clause | None:
+        """The clause a list item hangs from ("A creditor shall notify … within:" above "(iii) 30 days …")."""
+        position = self.index.derive("parents", _parents).get(child.clause_id)
+        return None if position is None else self.index.clauses[position]
