@@ -48,7 +48,11 @@ class LexicalIndex:
     """BM25 (bm25s, Lucene variant) over a fixed list of texts, scored in full so any filter mask applies exactly."""
 
     def __init__(self, texts: Sequence[str]):
+        import logging
+
         import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs each build at DEBUG through its own handler
 
         self.size = len(texts)
         tokenized = [tokenize(t) for t in texts]

@@ -84,14 +84,18 @@ class ExtractiveBackend:
     def _choose(self, question: str, blocks: list[PromptBlock]) -> list[_Candidate]:
         wanted = content_tokens(question)
         candidates: list[tuple[int, str]] = []
+        references: list[str] = []
         for block in blocks:
             lead_in = block.lead_in or _parent_in_context(block, blocks)
             for sentence in split_sentences(block.text):
                 if len(sentence) > 8:
                     candidates.append((block.number, _compose(lead_in, sentence)))
+                    references.append(block.reference)
         if not candidates or not wanted:
             return []
-        lexical = [len(wanted & content_tokens(text)) / len(wanted) for _, text in candidates]
+        # The clause's reference counts as its words: "第二十九条规定了哪些情形" is about the clause it names.
+        lexical = [len(wanted & content_tokens(f"{ref} {text}")) / len(wanted)
+                   for (_, text), ref in zip(candidates, references)]
         scores = lexical
         if self.embedder is not None:
             vectors = self.embedder.embed_documents([question, *(t for _, t in candidates)])
@@ -111,4 +115,17 @@ class ExtractiveBackend:
                 break
             if all(content_tokens(c.text) - content_tokens(o.text) for o in chosen):
                 chosen.append(c)
-        return chosen
+        return _without_repeated_lead_ins(chosen)
+
+
+def _without_repeated_lead_ins(chosen: list[_Candidate]) -> list[_Candidate]:
+    """An item composed with its lead-in needs no lead-in when the lead-in is already a sentence of the answer."""
+    out = []
+    for c in chosen:
+        text = c.text
+        for other in chosen:
+            intro = other.text.rstrip(" :：")
+            if other is not c and len(intro) < len(text) and text.startswith(intro):
+                text = text[len(intro):].lstrip(" :：")
+        out.append(_Candidate(c.number, text, c.score))
+    return out

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -149,4 +150,27 @@ def test_reg_b_over_the_shared_corpus_with_the_project_retriever(settings):
     answer = answer_question(REG_B_Q, retriever, ExtractiveBackend(), settings, embedder=embedder)
     cited = [c for c in answer.citations if c.reference == "12 CFR 1002.9(a)(1)(iii)"]
     assert cited and "30 days" in answer.text, answer.text
+    assert str(cited[0].page_span) == "p. 13"  # the printed page of § 1002.9(a)(1)(iii) in the 2022 PDF
     assert answer_question(OUT_OF_CORPUS, retriever, ExtractiveBackend(), settings, embedder=embedder).abstained
+
+
+@pytest.mark.slow
+def test_a_chinese_question_naming_an_article_answers_from_it_over_the_sample_corpus(settings):
+    """The packaged English embedder cannot read Chinese: the named article and BM25 must carry the question."""
+    from ingest.pipeline import ingest_paths
+    from rag.embed import load_embedder
+    from rag.retrieve import Retriever
+    from rag.store import open_index
+
+    root = Path(__file__).resolve().parents[2]
+    ingest_paths([str(root / "corpus" / "regulations")], settings, progress=False)
+    embedder = load_embedder(settings)
+    retriever = Retriever(open_index(settings), embedder, settings)
+    answer = answer_question("反洗钱法第二十九条规定了哪些情形？", retriever, ExtractiveBackend(), settings,
+                             embedder=embedder)
+    assert not answer.abstained
+    assert answer.hits[0].via == "reference" and answer.hits[0].clause.reference == "反洗钱法 第二十九条"
+    references = [c.reference for c in answer.citations]
+    assert references[0] == "反洗钱法 第二十九条" and "反洗钱法 第二十九条（一）" in references, answer.text
+    lead_in = "有下列情形之一的，金融机构应当开展客户尽职调查"
+    assert answer.text.count(lead_in) == 1, answer.text  # the items do not repeat the words that introduce them
