@@ -64,6 +64,14 @@ def _subset_corpus(corpus_dir: Path, rulebooks: Sequence[int], work_dir: Path) -
     return sub
 
 
+def _sample(questions: list, cap: int, seed: int) -> list:
+    """Up to cap questions drawn at random (seeded), in their original order; all of them when cap is 0."""
+    if not cap or cap >= len(questions):
+        return questions
+    keep = set(random.Random(seed).sample(range(len(questions)), cap))
+    return [q for i, q in enumerate(questions) if i in keep]
+
+
 def _scores(questions, settings: Settings, hybrid_mode: str, progress: bool) -> dict:
     from evals.obliqa import evaluate_modes
 
@@ -114,10 +122,9 @@ def run_crossval(benchmark_dir: Path, settings: Settings, work_dir: Path, plan: 
                 log.info("fold %d already done; reusing %s", i + 1, record_file)
                 folds.append(record)
                 continue
-        if plan.max_train_questions:
-            train = train[: plan.max_train_questions]
-        if plan.max_test_questions:
-            test = test[: plan.max_test_questions]
+        # Caps draw a seeded random sample, so a capped fold does not depend on the order of the dev file.
+        train = _sample(train, plan.max_train_questions, plan.seed + i)
+        test = _sample(test, plan.max_test_questions, plan.seed + i)
         fold_started = time.perf_counter()
         result = tune(
             [(f"ObliQA dev folds != {i + 1}", questions_from_obliqa(train, passages))], rank,

@@ -16,10 +16,15 @@ log = logging.getLogger(__name__)
 
 K = 10  # the shared task scores the top 10 passages
 PREPROCESSING = (
-    "passages as given (no normalisation beyond what the retriever applies to queries and texts); rows with "
-    "empty text (720 headings) are not indexed; one document version per rulebook file; clause_id = passage "
-    "uuid `ID`; clause path = (PassageID,); the embedder sees the passage text only (truncated by the model "
-    "at its window); BM25 uses rag.lexical's tokeniser over the same text"
+    "passages as given; rows with empty text (720 headings) are not indexed; one document version per rulebook "
+    "file; clause_id = passage uuid `ID`; clause path = (PassageID,); reference 'ObliQA <DocumentID> <PassageID>'; "
+    "heading = the rulebook's title from document_map.json. Dense: the embedder sees the passage text only "
+    "(truncated by the model at its window). BM25 (bm25s, Lucene variant, k1 0.9, b 0.6) indexes "
+    "rag.retrieve.lexical_text (reference + heading + passage) through rag.lexical.terms: NFKC, lower case, "
+    "tokens [0-9a-z]+ and Han runs, English stopwords dropped (modal and negating words kept), Snowball English "
+    "stemming (PyStemmer), plus each pair of neighbouring English tokens; Han runs as characters and bigrams. "
+    "Queries go through the same terms. Fusion (default): z-scores of each retriever's top-`candidates` scores, "
+    "dense_weight on the dense side, a passage missing from one list taking that list's lowest z-score"
 )
 
 

@@ -105,17 +105,33 @@ def check_no_overlap(train: Iterable[tuple[str, str]], scoring: Iterable[tuple[s
         )
 
 
+def _trained_on(model_dir: str | Path) -> tuple[set[str], set[str]] | None:
+    """(ids, text hashes) of the questions a regcite-tuned model folder was trained on; None for other models."""
+    path = Path(model_dir).expanduser() / TRAINED_ON
+    if not path.is_file():
+        return None
+    trained = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {t["id"] for t in trained}, {t["text_sha"] for t in trained}
+
+
+def split_trained(model_dir: str | Path, scoring: Iterable[tuple[str, str]]) -> tuple[list, list]:
+    """(questions the model never saw, questions it was trained on), by id or normalised text."""
+    scoring = list(scoring)
+    trained = _trained_on(model_dir)
+    if trained is None:
+        return scoring, []
+    ids, shas = trained
+    seen = [item for item in scoring if item[0] in ids or _text_sha(item[1]) in shas]
+    dropped = set(seen)
+    return [item for item in scoring if item not in dropped], seen
+
+
 def check_model_not_trained_on(model_dir: str | Path, scoring: Iterable[tuple[str, str]],
                                scoring_name: str = "the scoring set") -> None:
     """For scorers: raise TrainingOverlap when a tuned model folder was trained on any of these questions."""
-    path = Path(model_dir) / TRAINED_ON
-    if not path.exists():
-        return  # not a model regcite tuned
-    trained = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    ids = {t["id"] for t in trained}
-    shas = {t["text_sha"] for t in trained}
-    clashes = [qid for qid, text in scoring if qid in ids or _text_sha(text) in shas]
-    if clashes:
+    _, seen = split_trained(model_dir, scoring)
+    if seen:
+        clashes = [qid for qid, _ in seen]
         raise TrainingOverlap(f"the model {model_dir} was trained on {len(clashes)} question(s) of {scoring_name} "
                               f"(e.g. {', '.join(clashes[:5])}); its scores there would be inflated")
 

@@ -64,7 +64,7 @@ def path_key(path: Sequence[str]) -> str | None:
     if kind == "第":
         number = str(han_to_int(number))
     tail = unicodedata.normalize("NFKC", "".join(path[1:])).lower()
-    if re.search(r"[^()\w]", tail.replace(" ", "")):
+    if not re.fullmatch(r"(?:\([^()]+\))*", tail.replace(" ", "")):  # only parenthesised steps: "(a)(1)"
         return None
     return f"{kind}{number}{_tail_key(tail)}"
 

@@ -7,7 +7,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-OBLIQA_MODES = "dense,bm25,rrf,weighted"
+OBLIQA_MODES = "dense,bm25,rrf,weighted:0.65"
 
 
 def add_arguments(name: str, parser) -> None:
@@ -41,6 +41,9 @@ def add_arguments(name: str, parser) -> None:
                         help=f"retrieval modes to score besides the configured default (default: {OBLIQA_MODES}; "
                              "weighted:W sets the dense weight)")
     obliqa.add_argument("--limit", type=int, default=0, help="score only the first N questions (0: all)")
+    obliqa.add_argument("--skip-trained", action="store_true",
+                        help="with a tuned embed_model, score only the questions it was not trained on (without "
+                             "this flag such a model refuses to score a file it was trained on)")
     obliqa.add_argument("--results", metavar="FILE", help="write the figures as JSON here")
     obliqa.add_argument("--no-progress", action="store_true")
 
@@ -75,11 +78,29 @@ def _check(args, settings) -> int:
     return 1
 
 
+def _untrained(settings, questions, name: str, skip: bool) -> tuple[list, int]:
+    """The questions a tuned embed_model was not trained on; raises TrainingOverlap on any unless skip."""
+    from evals.tune import check_model_not_trained_on, split_trained
+
+    items = [(q.question_id, q.question) for q in questions]
+    if not skip:
+        check_model_not_trained_on(settings.embed_model, items, name)
+        return questions, 0
+    kept, seen = split_trained(settings.embed_model, items)
+    if seen:
+        print(f"skipping {len(seen)} question(s) the model {settings.embed_model} was trained on; "
+              f"scoring the other {len(kept)}", file=sys.stderr)
+    kept_ids = {qid for qid, _ in kept}
+    return [q for q in questions if q.question_id in kept_ids], len(seen)
+
+
 def _run(args, settings) -> int:
     from evals.questions import load_set
     from evals.run import run_set
+    from evals.tune import check_model_not_trained_on
 
     questions = load_set(args.set)
+    check_model_not_trained_on(settings.embed_model, [(q.qid, q.question) for q in questions], str(args.set))
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out = Path(args.out) if args.out else settings.data_dir / "eval-runs" / f"{Path(args.set).stem}-{stamp}"
     summary = run_set(questions, settings, out, repeats=args.repeats, seed=args.seed, set_path=str(args.set),
@@ -117,10 +138,15 @@ def _obliqa(args, settings) -> int:
     data_dir = Path(args.obliqa_data_dir) if args.obliqa_data_dir else settings.data_dir / "obliqa"
     settings = settings.replace(data_dir=data_dir)
     started = time.perf_counter()
-    ingest = obliqa.ingest_corpus(corpus, settings, progress=not args.no_progress)
     questions = obliqa.load_dev_questions(questions_file, corpus)
     if args.limit:
         questions = questions[: args.limit]
+    # Checked before ingesting: a tuned model never scores the questions it was trained on.
+    questions, trained = _untrained(settings, questions, str(questions_file), args.skip_trained)
+    if not questions:
+        print(f"regcite eval obliqa: no question of {questions_file} is left to score", file=sys.stderr)
+        return 2
+    ingest = obliqa.ingest_corpus(corpus, settings, progress=not args.no_progress)
     modes = ["default"] + [m for m in args.modes.split(",") if m and m != "default"]
     results = obliqa.evaluate_modes(questions, settings, modes, progress=not args.no_progress)
     total = time.perf_counter() - started
@@ -133,6 +159,7 @@ def _obliqa(args, settings) -> int:
     if args.results:
         record = {
             "split": "dev", "questions": len(questions), "questions_file": str(questions_file),
+            "skipped_trained_questions": trained,
             "embed_model": settings.embed_model, "default": {"fusion": settings.fusion,
                                                              "dense_weight": settings.dense_weight,
                                                              "rrf_k": settings.rrf_k, "candidates": settings.candidates},

@@ -102,3 +102,52 @@ def test_evaluate_modes_scores_through_the_retriever(corpus, settings):
     results = evaluate_modes(load_dev_questions(qfile, folder), settings, ["default", "bm25"], progress=False)
     assert results["bm25"]["recall@10"] == 1.0  # 4 passages, k=10: every gold passage is retrieved
     assert 0.5 <= results["default"]["map@10"] <= 1.0
+
+
+def _tuned_folder(tmp_path, trained: list[tuple[str, str]]):
+    """A model folder as `regcite tune-embedder` leaves it, reduced to its record of training questions."""
+    from evals.tune import TRAINED_ON, _text_sha
+
+    folder = tmp_path / "tuned-model"
+    folder.mkdir()
+    (folder / TRAINED_ON).write_text("".join(json.dumps({"id": qid, "text_sha": _text_sha(text)}) + "\n"
+                                             for qid, text in trained), encoding="utf-8")
+    return folder
+
+
+def test_eval_obliqa_refuses_a_model_trained_on_the_questions_before_ingesting(corpus, tmp_path, capsys, monkeypatch):
+    from regcite.cli import main
+
+    folder, qfile = corpus
+    model = _tuned_folder(tmp_path, [("other-id", "how long must RECORDS be kept")])  # q1, by its text
+    monkeypatch.setenv("REGCITE_EMBED_MODEL", str(model))
+    data = tmp_path / "obliqa-data"
+    code = main(["--data-dir", str(tmp_path / "d"), "eval", "obliqa", "--corpus", str(folder), "--questions",
+                 str(qfile), "--data-dir", str(data), "--no-progress"])
+    assert code == 2
+    assert "was trained on 1 question(s)" in capsys.readouterr().err
+    assert not data.exists()  # refused before anything was embedded
+
+
+def test_split_trained_keeps_only_questions_the_model_never_saw(tmp_path):
+    from evals.tune import split_trained
+
+    model = _tuned_folder(tmp_path, [("q1", "ignored"), ("x", "What capital must captive insurers hold?")])
+    items = [("q1", "How long must records be kept?"), ("q2", "what capital must captive insurers hold"),
+             ("q3", "Who applies customer due diligence?")]
+    kept, seen = split_trained(model, items)
+    assert [q for q, _ in kept] == ["q3"] and [q for q, _ in seen] == ["q1", "q2"]
+    assert split_trained(tmp_path / "not-a-tuned-model", items) == (items, [])
+
+
+def test_eval_obliqa_skip_trained_with_nothing_left_says_so(corpus, tmp_path, capsys, monkeypatch):
+    from regcite.cli import main
+
+    folder, qfile = corpus
+    model = _tuned_folder(tmp_path, [("q1", "x"), ("q2", "y")])
+    monkeypatch.setenv("REGCITE_EMBED_MODEL", str(model))
+    code = main(["--data-dir", str(tmp_path / "d"), "eval", "obliqa", "--corpus", str(folder), "--questions",
+                 str(qfile), "--data-dir", str(tmp_path / "o"), "--skip-trained", "--no-progress"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "skipping 2 question(s)" in err and "no question of" in err

@@ -120,3 +120,16 @@ def test_run_killed_mid_way_resumes_without_answering_twice(tmp_path, settings):
     assert calls == [f"q{i}" for i in range(len(done_before), 8)]
     assert sorted(r["qid"] for r in read_results(out / RESULTS)) == [f"q{i}" for i in range(8)]
     assert summary["complete"] and summary["metrics"]["recall@1"]["mean"] == 1.0
+
+
+def test_eval_run_refuses_a_model_trained_on_the_set(qset, tmp_path, capsys, monkeypatch):
+    from evals.tune import TRAINED_ON, _text_sha
+    from regcite.cli import main
+
+    model = tmp_path / "tuned"
+    model.mkdir()
+    (model / TRAINED_ON).write_text(json.dumps({"id": "elsewhere", "text_sha": _text_sha("which FORM")}) + "\n")
+    monkeypatch.setenv("REGCITE_EMBED_MODEL", str(model))
+    out = tmp_path / "run"
+    assert main(["--data-dir", str(tmp_path / "d"), "eval", "run", str(qset), "--out", str(out), "--no-progress"]) == 2
+    assert "trained on 1 question(s)" in capsys.readouterr().err and not out.exists()
