@@ -11,6 +11,7 @@ if _ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 st.set_page_config(page_title="regcite", page_icon=":material/gavel:", layout="wide")
+st.html(_HERE / "static" / "app.css")
 with st.sidebar:
     st.markdown("### :material/gavel: regcite")
     st.caption("Compliance answers with verified clause citations")

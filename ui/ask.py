@@ -53,7 +53,26 @@ def _sidebar_status(settings, index) -> None:
         st.session_state[TURNS] = []
 
 
-def _source(card: render.Card, index, settings) -> None:
+def _page_image(card: render.Card, clause, document, turn: int) -> None:
+    pages = list(range(clause.page_span.first, clause.page_span.last + 1))
+    page = pages[0]
+    left, right = st.columns([3, 1], vertical_alignment="center")
+    if len(pages) > 1:
+        page = left.radio("Page", pages, horizontal=True, key=f"pg-{turn}-{card.number}")
+    whole = right.toggle("Whole page", key=f"whole-{turn}-{card.number}")
+    shown = resources.page_png(document.source_path, document.sha256, page, clause.text, crop=not whole)
+    if shown is None:
+        st.caption(f"The PDF at {render.md_escape(document.source_path)} is missing or has changed since it was "
+                   "indexed, so its page cannot be shown.")
+        return
+    png, found = shown
+    note = "the cited passage is marked" if found else "the passage could not be located on this page"
+    extent = "" if whole or not found else " (detail)"
+    st.image(png, caption=f"{document.title}, page {page} of {document.pages}{extent}: {note}", width="stretch",
+             output_format="PNG")  # JPEG blurs the small print
+
+
+def _source(card: render.Card, index, settings, turn: int) -> None:
     """The clause in its document, and for PDFs its page with the passage marked."""
     try:
         clause = index.clause(card.clause_id)
@@ -71,33 +90,23 @@ def _source(card: render.Card, index, settings) -> None:
         st.markdown(render.context_md(text, clause.char_span, card.quote))
     if is_pdf:
         with tabs[1]:
-            pages = list(range(clause.page_span.first, clause.page_span.last + 1))
-            page = pages[0]
-            if len(pages) > 1:
-                page = st.radio("Page", pages, horizontal=True, key=f"pg-{card.anchor}-{id(card)}")
-            shown = resources.page_png(document.source_path, document.sha256, page, clause.text)
-            if shown is None:
-                st.caption(f"The PDF is not available at {render.md_escape(document.source_path)}.")
-            else:
-                png, found = shown
-                note = "the cited passage is marked" if found else "the passage could not be located on this page"
-                st.image(png, caption=f"{document.title}, page {page} of {document.pages}: {note}", width="stretch")
+            _page_image(card, clause, document, turn)
 
 
-def _card(card: render.Card, index, settings) -> None:
-    with st.container(border=True):
+def _card(card: render.Card, index, settings, turn: int) -> None:
+    # The key gives the card a stable CSS class (st-key-card-T-N): app.css styles it and the browser test finds it.
+    with st.container(border=True, key=f"card-{turn}-{card.number}"):
         st.subheader(f"[{card.number}] {render.md_escape(card.reference)}", anchor=card.anchor, divider=False)
+        st.markdown(f"{render.verdict_badge(card.verdict)} :gray-badge[:material/description: {card.pages}] "
+                    f":gray-badge[support {card.score:.2f}]")
         cited_by = ", ".join(str(n) for n in card.sentences)
-        st.markdown(
-            f"{render.verdict_badge(card.verdict)} :gray-badge[:material/description: {card.pages}] "
-            f":gray-badge[support {card.score:.2f}]  \n"
-            f"{render.md_escape(card.title)} · version `{card.version_id}` · cited by sentence {cited_by}"
-        )
+        st.caption(f"{render.md_escape(card.title)} · version `{card.version_id}` · "
+                   f"cited by sentence{'s' if len(card.sentences) > 1 else ''} {cited_by}")
         if card.quote.strip():
             st.markdown("> " + card.quote_md)
         if index is not None:
             with st.expander("Open source", icon=":material/open_in_new:"):
-                _source(card, index, settings)
+                _source(card, index, settings, turn)
 
 
 def show_answer(answer: Answer, turn: int, index, settings) -> None:
@@ -107,7 +116,7 @@ def show_answer(answer: Answer, turn: int, index, settings) -> None:
         (st.warning if level == "warning" else st.info)(
             message, icon=":material/block:" if answer.abstained else ":material/swap_horiz:"
         )
-    cards = render.cards_of(answer)
+    cards = render.cards_of(answer, prefix=f"cite-{turn + 1}")
     if not answer.abstained:
         st.markdown(render.answer_body_md(answer, cards))
     st.caption(render.meta_line(answer))
@@ -117,16 +126,15 @@ def show_answer(answer: Answer, turn: int, index, settings) -> None:
     if cards:
         st.markdown(f"**Sources** · {_count(len(cards), 'clause')}")
         for card in cards:
-            _card(card, index, settings)
+            _card(card, index, settings, turn)
     memo = render.answer_to_markdown(answer)
-    left, right = st.columns([1, 1])
-    with left:
+    with st.container(horizontal=True, gap="small"):
         st.download_button(
             "Download as Markdown", memo, file_name=f"regcite-answer-{turn + 1}.md", mime="text/markdown",
             icon=":material/download:", key=f"dl-{turn}",
         )
-    with right:
         with st.popover("Copy as Markdown", icon=":material/content_copy:"):
+            st.caption("The copy button at the top right of the box copies the whole memo.")
             st.code(memo, language="markdown", wrap_lines=True)
 
 
@@ -150,6 +158,8 @@ def page() -> None:
             show_answer(answer, turn, index, settings)
 
     question = st.chat_input("Ask about the indexed regulations…", disabled=index is None)
+    if index is not None:
+        resources.warm_up(settings, index)  # cached: only the first run per snapshot does any work
     if not question:
         return
     with st.chat_message("user"):

@@ -11,6 +11,10 @@ from ui import render, resources, uploads
 RESULTS = "library_ingest_results"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def _overview(index) -> None:
     clauses = Counter(c.version_id for c in index.clauses)
     cols = st.columns(4)
@@ -22,7 +26,8 @@ def _overview(index) -> None:
     st.dataframe(
         render.document_rows(index.documents, clauses), hide_index=True, width="stretch",
         column_config={
-            "Title": st.column_config.TextColumn(width="medium"),
+            "Title": st.column_config.TextColumn(width="large"),
+            "Language": st.column_config.TextColumn("Lang."),
             "Pages": st.column_config.NumberColumn(format="%d"),
             "Clauses": st.column_config.NumberColumn(format="%d"),
         },
@@ -36,22 +41,31 @@ def _browser(index, settings) -> None:
     doc = st.selectbox(
         "Document", docs, format_func=lambda d: f"{d.title}  ·  {d.doc_id}  ·  {d.version_id[:8]}", key="lib_doc"
     )
-    sections = render.sections_of([c for c in index.clauses if c.version_id == doc.version_id])
+    clauses = [c for c in index.clauses if c.version_id == doc.version_id]
+    sections = render.sections_of(clauses)
     if not sections:
         st.caption("This document has no clauses.")
         return
-    left, right = st.columns([2, 3], gap="large")
+    left, right = st.columns([1, 1], gap="large")
     with left:
         section = st.selectbox("Section", list(sections), key=f"lib_sec_{doc.version_id}")
         clause = st.radio(
             "Clauses", sections[section], format_func=render.clause_label, key=f"lib_cl_{doc.version_id}_{section}",
             label_visibility="collapsed",
         )
-    with right, st.container(border=True):
+    with right, st.container(border=True, key="lib-clause"):
         st.markdown(f"#### {render.md_escape(clause.reference)}")
         trail = " › ".join(clause.headings)
         st.caption(f"{render.md_escape(trail)}{' · ' if trail else ''}{clause.page_span}"
                    f"{f' · part {clause.part}' if clause.part else ''}")
+        parent = render.parent_of(clauses, clause)
+        if parent is not None:
+            # A list item reads as a fragment without the sentence it completes ("… shall notify … within:").
+            lead = " ".join(parent.text.split())
+            if parent.path and not lead.startswith(parent.path[-1]):
+                lead = f"{parent.path[-1]} {lead}"
+            lead = lead if len(lead) <= 300 else lead[:300].rsplit(" ", 1)[0] + " …"
+            st.markdown(f":gray[{render.md_escape(lead)}]")
         st.markdown(render.md_paragraphs(clause.text))
         with st.expander("In context", icon=":material/article:"):
             text = resources.document_text(str(settings.data_dir), index.generation, doc.version_id, index)
@@ -60,10 +74,10 @@ def _browser(index, settings) -> None:
 
 def _ingest(saved: list[uploads.Saved], rejected: list[dict], settings, index) -> None:
     before = {d.sha256 for d in index.documents.values()} if index is not None else set()
-    bar = st.progress(0.0, text=f"Ingesting {len(saved)} file(s)…")
+    bar = st.progress(0.0, text=f"Starting the ingest of {_count(len(saved), 'file')} (loading the embedding model)…")
 
     def on_progress(done: int, total: int) -> None:
-        bar.progress(done / max(total, 1), text=f"Ingested {done} of {total} file(s)")
+        bar.progress(done / max(total, 1), text=f"Ingested {done} of {_count(total, 'file')}")
 
     report = uploads.run_ingest([s.path for s in saved], settings.data_dir, on_progress=on_progress)
     bar.empty()
@@ -71,6 +85,9 @@ def _ingest(saved: list[uploads.Saved], rejected: list[dict], settings, index) -
     after = {d.sha256 for d in after_index.documents.values()} if after_index is not None else set()
     rows = rejected + uploads.per_file_results(saved, report, before, after)
     st.session_state[RESULTS] = {"rows": rows, "report": report}
+    # The tabs above were drawn from the old snapshot: run the page again so all of it shows the new generation
+    # (the results above survive in session state).
+    st.rerun()
 
 
 def _results() -> None:
@@ -83,11 +100,17 @@ def _results() -> None:
     else:
         bad = sum(r["Result"] in ("skipped", "rejected", "failed") for r in rows)
         text = (f"Ingest finished in {report.get('seconds', 0):.1f} s: {report.get('added', 0)} added, "
-                f"{report.get('unchanged', 0)} unchanged, {len(report.get('skipped', []))} skipped; "
-                f"{report.get('clauses', 0)} clauses, index generation {report.get('generation')}.")
+                f"{report.get('replaced', 0)} replaced, {report.get('unchanged', 0)} unchanged, "
+                f"{len(report.get('skipped', []))} skipped; {_count(report.get('clauses', 0), 'clause')}, "
+                f"index generation {report.get('generation')}.")
         (st.warning if bad else st.success)(text, icon=":material/warning:" if bad else ":material/check_circle:")
     st.dataframe(rows, hide_index=True, width="stretch",
                  column_config={"Detail": st.column_config.TextColumn(width="large")})
+    # The reasons in full, as text: a grid cell cuts them off.
+    for r in rows:
+        if r["Result"] in ("skipped", "rejected", "failed"):
+            st.markdown(f":orange[:material/warning:] **{render.md_escape(r['File'])}** {r['Result']}: "
+                        f"{render.md_escape(r['Detail'])}")
 
 
 def _add(settings, index) -> None:

@@ -56,8 +56,21 @@ def _line_boxes(boxes: list[tuple[float, float, float, float]]) -> list[tuple[fl
     return [tuple(x) for x in lines]
 
 
-def marked_page_png(pdf_path: str | Path, page_number: int, passage: str) -> tuple[bytes, bool]:
-    """PNG of a 1-based page with the passage marked, and whether the passage was found on it."""
+def _band(lines, height: float, min_share: float = 0.4, pad: float = 90.0) -> tuple[float, float]:
+    """Top and bottom (points from the page top) of a horizontal band around the marked lines."""
+    top = min(height - t for _, _, _, t in lines)
+    bottom = max(height - b for _, b, _, _ in lines)
+    size = max(bottom - top + 2 * pad, min_share * height)
+    start = min(max((top + bottom - size) / 2, 0.0), max(height - size, 0.0))
+    return start, min(start + size, height)
+
+
+def marked_page_png(pdf_path: str | Path, page_number: int, passage: str, crop: bool = False) -> tuple[bytes, bool]:
+    """PNG of a 1-based page with the passage marked, and whether the passage was found on it.
+
+    With crop, only a band of the page around the passage (at least 40% of the page) is returned, so the mark is in
+    view without scrolling; the whole page is returned when the passage is not found.
+    """
     import pypdfium2 as pdfium
     from PIL import Image, ImageDraw
 
@@ -68,21 +81,24 @@ def marked_page_png(pdf_path: str | Path, page_number: int, passage: str) -> tup
         image = page.render(scale=SCALE).to_pil().convert("RGBA")
         textpage = page.get_textpage()
         found = locate(textpage.get_text_range(), passage)
-        if found:
+        lines = _line_boxes([textpage.get_charbox(i) for i in range(found[0], found[1])]) if found else []
+        if lines:
             overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
             draw = ImageDraw.Draw(overlay)
-            boxes = [textpage.get_charbox(i) for i in range(found[0], found[1])]
-            for left, bottom, right, top in _line_boxes(boxes):
+            for left, bottom, right, top in lines:
                 box = ((left - 2) * SCALE, (height - top - 2) * SCALE, (right + 2) * SCALE, (height - bottom + 2) * SCALE)
                 draw.rectangle(box, fill=(255, 213, 79, 90))
-            lines = _line_boxes(boxes)
-            if lines:
-                # A bar in the margin, so the mark is visible even where the highlight is faint.
-                top = min(height - t for _, _, _, t in lines) * SCALE
-                bottom = max(height - b for _, b, _, _ in lines) * SCALE
-                x = max(min(left for left, _, _, _ in lines) * SCALE - 12, 2)
-                draw.rectangle((x, top - 2, x + 4, bottom + 2), fill=(230, 120, 0, 255))
+            # A bar in the page's left text margin, so the mark shows even where the highlight is faint and never
+            # covers the clause's own label ("(iii)").
+            margin = min((textpage.get_rect(i)[0] for i in range(textpage.count_rects())), default=lines[0][0])
+            top = min(height - t for _, _, _, t in lines) * SCALE
+            bottom = max(height - b for _, b, _, _ in lines) * SCALE
+            x = max(min(margin, min(left for left, _, _, _ in lines)) * SCALE - 14, 2)
+            draw.rectangle((x, top - 2, x + 4, bottom + 2), fill=(230, 120, 0, 255))
             image = Image.alpha_composite(image, overlay)
+            if crop:
+                start, end = _band(lines, height)
+                image = image.crop((0, int(start * SCALE), image.width, int(end * SCALE)))
         buf = io.BytesIO()
         image.convert("RGB").save(buf, format="PNG", optimize=True)
         return buf.getvalue(), found is not None

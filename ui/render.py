@@ -113,7 +113,8 @@ class Card:
     sentences: tuple[int, ...]  # 1-based sentence numbers that cite it
 
 
-def cards_of(answer: Answer) -> list[Card]:
+def cards_of(answer: Answer, prefix: str = "cite") -> list[Card]:
+    """One card per cited clause; anchors are f"{prefix}-{number}" (unique per turn when the prefix names it)."""
     uses: dict[str, list[tuple[int, Citation, str]]] = {}
     for n, sentence in enumerate(answer.sentences, 1):
         for c in sentence.citations:
@@ -123,7 +124,7 @@ def cards_of(answer: Answer) -> list[Card]:
         first = used[0][1]
         support = " ".join(text for _, _, text in used)
         cards.append(Card(
-            number=number, anchor=f"cite-{number}", marker=first.marker, clause_id=clause_id,
+            number=number, anchor=f"{prefix}-{number}", marker=first.marker, clause_id=clause_id,
             version_id=first.version_id, reference=first.reference, title=first.document_title,
             pages=str(first.page_span), verdict=worst(c.verdict for _, c, _ in used),
             score=max(c.score for _, c, _ in used), quote=first.quote,
@@ -162,10 +163,20 @@ def total_ms(answer: Answer) -> float:
     return answer.timings_ms.get("total", sum(answer.timings_ms.values()))
 
 
+def _seconds(ms: float) -> str:
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
+
+
+_STAGES = (("retrieve", "retrieval"), ("first_token", "first token"), ("generate", "generation"), ("verify", "verification"))
+
+
 def meta_line(answer: Answer) -> str:
-    model = f" · {md_escape(answer.model)}" if answer.model else ""
+    """Who answered and how long it took: backend, model (when it says more than the backend), latency by stage."""
+    model = f" · {md_escape(answer.model)}" if answer.model and answer.model != answer.backend else ""
+    stages = ", ".join(f"{label} {_seconds(answer.timings_ms[k])}" for k, label in _STAGES if k in answer.timings_ms)
     dropped = f" · {answer.dropped_markers} marker(s) dropped" if answer.dropped_markers else ""
-    return f":material/memory: {md_escape(answer.backend)}{model} · :material/timer: {total_ms(answer) / 1000:.2f} s{dropped}"
+    return (f":material/memory: {md_escape(answer.backend)}{model} · :material/timer: {_seconds(total_ms(answer))}"
+            f"{f' ({stages})' if stages else ''}{dropped}")
 
 
 def answer_to_markdown(answer: Answer) -> str:
@@ -187,13 +198,16 @@ def answer_to_markdown(answer: Answer) -> str:
             lines.append(f"{c.number}. **{c.reference}**, {c.pages}: {c.title} (version {c.version_id}); "
                          f"{label.lower()}, support {c.score:.2f}\n   > {' '.join(c.quote.split())}")
         lines.append("")
-    lines.append(f"_Answered by {answer.backend}{' / ' + answer.model if answer.model else ''} "
+    model = f" / {answer.model}" if answer.model and answer.model != answer.backend else ""
+    lines.append(f"_Answered by {answer.backend}{model} "
                  f"in {total_ms(answer) / 1000:.2f} s with regcite._\n")
     return "\n".join(lines)
 
 
 def context_md(text: str, span: CharSpan, quote: str = "", radius: int = 600) -> str:
     """A clause inside its surrounding text: neighbours greyed, the quote (if found) highlighted."""
+    if not text:
+        return ":gray[This document was replaced by a newer ingest; reload the page to read the current version.]"
     start, end = max(0, span.start - radius), min(len(text), span.end + radius)
     # Cut the context at whitespace so no half word leads or trails.
     while start > 0 and not text[start - 1].isspace() and span.start - start < radius + 40:
@@ -224,26 +238,39 @@ def document_rows(documents: dict[str, DocumentVersion], clause_counts: dict[str
     """Rows of the Library table, newest ingest first; all cells plain strings or numbers (rendered as text)."""
     rows = [
         {
-            "Title": d.title, "Document": d.doc_id, "Kind": d.kind.value, "Jurisdiction": d.jurisdiction or "–",
-            "Language": d.language, "Effective": d.effective_from.isoformat() if d.effective_from else "–",
-            "Status": d.status.value.replace("_", " "), "Pages": d.pages, "Clauses": clause_counts.get(d.version_id, 0),
-            "Ingested": d.ingested_at.replace("T", " ")[:16], "Version": d.version_id, "File": d.source_path.rsplit("/", 1)[-1],
+            # The columns the issue names first, so they are in view without scrolling the grid.
+            "Title": d.title, "Kind": d.kind.value, "Jurisdiction": d.jurisdiction or "–", "Language": d.language,
+            "Effective": d.effective_from.isoformat() if d.effective_from else "–", "Pages": d.pages,
+            "Clauses": clause_counts.get(d.version_id, 0), "Ingested": d.ingested_at.replace("T", " ")[:16],
+            "Status": d.status.value.replace("_", " "), "Document": d.doc_id, "Version": d.version_id,
+            "File": d.source_path.rsplit("/", 1)[-1],
         }
         for d in documents.values()
     ]
     return sorted(rows, key=lambda r: (r["Ingested"], r["Title"]), reverse=True)
 
 
-def clause_label(clause: Clause) -> str:
-    """A line of the clause tree: indented by depth, its last path element, and the opening words."""
+def clause_label(clause: Clause, width: int = 60) -> str:
+    """A line of the clause tree: indented by depth, its last path element, and the opening words, short enough
+    (width characters, less for deeper clauses) to stay on one line beside the clause text."""
     depth = max(len(clause.path) - 1, 0)
     head = clause.path[-1] if clause.path else clause.reference
     part = f" (part {clause.part})" if clause.part else ""
     words = " ".join(clause.text.split())
     if words.startswith(head):
         words = words[len(head):].lstrip(" .:—-")
-    words = words[:70] + ("…" if len(words) > 70 else "")
+    room = max(width - 3 * depth - len(head) - len(part), 20)
+    if len(words) > room:
+        cut = words[:room + 1]
+        words = (cut.rsplit(" ", 1)[0] if " " in cut else cut[:room]).rstrip(" ,;:") + "…"  # at a word boundary
     return "\u2003" * depth + f"{head}{part}  {words}".rstrip()
+
+
+def parent_of(clauses: list[Clause], clause: Clause) -> Clause | None:
+    """The clause one step up the path in the same document (its first part), e.g. the lead-in of a list item."""
+    if len(clause.path) < 2:
+        return None
+    return next((c for c in clauses if c.version_id == clause.version_id and c.path == clause.path[:-1]), None)
 
 
 def sections_of(clauses: list[Clause]) -> dict[str, list[Clause]]:

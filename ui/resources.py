@@ -1,6 +1,7 @@
 """Shared, cached resources of the app: settings, the index snapshot, embedder, retriever, backend."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import sqlite3
 from dataclasses import dataclass
@@ -108,6 +109,21 @@ def backend_info(settings: Settings) -> BackendInfo:
     return BackendInfo(settings.llm_backend, settings.llm_model, settings.llm_base_url)
 
 
+@st.cache_resource(max_entries=2, show_spinner="Loading the embedding model and search indexes…")
+def _warmed(data_dir: str, generation: int, embed_model: str, _index, _settings: Settings) -> bool:
+    retriever = _retriever(data_dir, generation, embed_model, _index, _settings)
+    retriever.retrieve("notice within 30 days", Filters(), 1)  # builds the lexical index and reference map once
+    return True
+
+
+def warm_up(settings: Settings, idx) -> None:
+    """Load the embedder and build this snapshot's retrieval structures before the first question, not during it."""
+    try:
+        _warmed(str(settings.data_dir), idx.generation, settings.embed_model, idx, settings)
+    except RegciteError as e:  # e.g. a model mismatch: the question path reports it where the user will see it
+        log.warning("warm-up skipped: %s", e)
+
+
 def answer(settings: Settings, question: str, filters: Filters = Filters(), on_token=None) -> Answer:
     """The rag core's answer over the snapshot being served; raises IndexMissing before the first ingest."""
     from rag.answer import answer_question
@@ -122,18 +138,35 @@ def answer(settings: Settings, question: str, filters: Filters = Filters(), on_t
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def document_text(data_dir: str, generation: int, version_id: str, _index) -> str:
-    return _index.text_of(version_id)
+    """The version's full text; "" when a commit removed it since this snapshot was opened (the page shows why)."""
+    try:
+        return _index.text_of(version_id)
+    except KeyError:
+        return ""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def page_png(source_path: str, sha256: str, page: int, passage: str) -> tuple[bytes, bool] | None:
-    """A marked page image, or None when the PDF is no longer where it was ingested from."""
+def page_png(source_path: str, sha256: str, page: int, passage: str, crop: bool = False) -> tuple[bytes, bool] | None:
+    """A marked page image (crop: only the band around the passage), or None when the PDF is gone, was replaced by
+    other content since it was indexed (an amendment uploaded under the same name), or cannot be rendered."""
     from ui.page_image import marked_page_png
 
-    if not Path(source_path).is_file():
+    path = Path(source_path)
+    if not path.is_file():
         return None
     try:
-        return marked_page_png(source_path, page, passage)
+        if _sha256(path) != sha256:
+            log.info("%s changed since it was indexed; not showing its pages for the old version", path)
+            return None
+        return marked_page_png(path, page, passage, crop=crop)
     except Exception as e:  # a page we cannot render must not break the answer around it
         log.warning("cannot render %s page %s: %s", source_path, page, e)
         return None

@@ -1,12 +1,14 @@
 """UI fixtures: a small real index (real SQLite and FAISS, stand-in vectors) and hand-built answers."""
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rag.config import PACKAGED_EMBEDDER, load_settings
+from ui import resources
 from rag.types import (
     Answer, CharSpan, Citation, Clause, DocumentVersion, Hit, Kind, PageSpan, Sentence, Verdict, page_span_of,
 )
@@ -14,6 +16,7 @@ from rag.types import (
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_PDF = ROOT / "corpus" / "regulations" / "sample_12cfr1002_excerpt_20220101.pdf"
 ADVERSE = "(iii) 30 days after taking adverse action on an existing account; or"
+REAL_WARM_UP = resources.warm_up
 HOSTILE = 'Section 1. Staff must not paste <script>window.pwned=1</script> or <img src=x onerror="window.pwned=2"> into memos.'
 
 
@@ -49,7 +52,8 @@ def build_index(settings, with_hostile: bool = False) -> dict:
     text, starts = _pdf_text(SAMPLE_PDF)
     regb = DocumentVersion(
         version_id="ab12cd34ef56ab78", doc_id="12 CFR 1002", title="Regulation B (sample excerpt)",
-        kind=Kind.REGULATION, jurisdiction="US", language="en", source_path=str(SAMPLE_PDF), sha256="a" * 64,
+        kind=Kind.REGULATION, jurisdiction="US", language="en", source_path=str(SAMPLE_PDF),
+        sha256=hashlib.sha256(SAMPLE_PDF.read_bytes()).hexdigest(),  # the app shows pages only of the indexed file
         page_starts=starts,
     )
     lead = "(1) When notification is required. A creditor shall notify an applicant of"
@@ -115,6 +119,8 @@ def app_env(tmp_path, monkeypatch):
     monkeypatch.setenv("REGCITE_DATA_DIR", str(data))
     for key in ("REGCITE_CONFIG", "REGCITE_LLM_BACKEND", "REGCITE_LLM_MODEL", "REGCITE_LLM_BASE_URL"):
         monkeypatch.delenv(key, raising=False)
+    # Pages under test skip loading the real embedder ahead of the first question; tests of the real path restore it.
+    monkeypatch.setattr("ui.resources.warm_up", lambda settings, index: None)
     st.cache_resource.clear()
     st.cache_data.clear()
     yield load_settings(env={"REGCITE_DATA_DIR": str(data)})

@@ -1,9 +1,11 @@
 """Ask page in AppTest: answers render with their citation cards, banners and sources."""
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.ui.conftest import ROOT, abstained_answer, build_index, regb_answer
+from tests.ui.conftest import REAL_WARM_UP, ROOT, abstained_answer, build_index, regb_answer
+from ui import render
 
 APP = str(ROOT / "ui" / "app.py")
 
@@ -37,10 +39,10 @@ def test_question_renders_answer_and_citation_cards_with_references(app_env, mon
     assert seen["question"] == answer.question
     headers = [s.value for s in at.subheader]
     assert headers == ["[1] 12 CFR 1002\\.9\\(a\\)\\(1\\)\\(iii\\)", "[2] 12 CFR 1002\\.9\\(a\\)\\(1\\)"]
-    assert [s.proto.anchor for s in at.subheader] == ["cite-1", "cite-2"]
+    assert [s.proto.anchor for s in at.subheader] == ["cite-1-1", "cite-1-2"]  # turn 1, cards 1 and 2
     body = _text(at)
     assert "within 30 days after taking adverse action" in body
-    assert "[\\[1\\]](#cite-1)[\\[2\\]](#cite-2)" in body  # markers link to their cards
+    assert "[\\[1\\]](#cite-1-1)[\\[2\\]](#cite-1-2)" in body  # markers link to their cards
     assert ":green-badge[:material/check_circle: Supported]" in body  # card 1
     assert ":red-badge[:material/cancel: Unsupported]" in body  # card 2 and the flagged sentence
     assert "p. 2" in body and "Regulation B \\(sample excerpt\\)" in body
@@ -60,7 +62,11 @@ def test_open_source_shows_clause_in_context_and_marked_page(app_env, monkeypatc
     assert "**▶** " in body and "existing account" in body
     images = at.get("image")
     assert len(images) == 2, "each PDF citation card has its page image"
-    assert "page 2 of 3: the cited passage is marked" in str(images[0].proto)
+    assert "page 2 of 3 (detail): the cited passage is marked" in str(images[0].proto)
+    assert images[0].proto.imgs[0].url.endswith(".png")  # not JPEG: small print stays sharp
+
+    at.toggle(key="whole-0-1").set_value(True).run()
+    assert "page 2 of 3: the cited passage is marked" in str(at.get("image")[0].proto)
 
 
 def test_abstention_shows_banner_and_no_cards(app_env, monkeypatch):
@@ -96,3 +102,63 @@ def test_no_index_says_where_to_add_documents(app_env):
     assert not at.exception
     assert "No documents are indexed yet" in at.info[0].value
     assert at.chat_input[0].disabled
+
+
+def test_fallback_banner_reasoning_fold_and_markdown_download(app_env, monkeypatch):
+    from dataclasses import replace
+
+    docs = build_index(app_env)
+    answer = replace(regb_answer(docs), backend="extractive", model="",
+                     fallback_reason="openai backend unavailable (connection refused)")
+    monkeypatch.setattr("ui.resources.answer", lambda *a, **k: answer)
+    at = _ask(answer.question)
+
+    assert not at.exception
+    assert len(at.info) == 1 and "connection refused" in at.info[0].value and "extractively" in at.info[0].value
+    reasoning = next(e for e in at.expander if "Model reasoning" in e.label)
+    assert reasoning.proto.expanded is False  # folded away until asked for
+    assert "\\(iii\\) applies" in "\n".join(m.value for m in reasoning.markdown)
+    assert "(iii) applies" not in render.answer_body_md(answer, render.cards_of(answer))  # never in the answer
+    memo = at.get("download_button")[0].proto
+    assert memo.label == "Download as Markdown"
+    code = at.get("code")[0].value  # the same memo in the "Copy as Markdown" popover
+    assert code.startswith("## Question\n\nHow long does a creditor") and "1. **12 CFR 1002.9(a)(1)(iii)**, p. 2" in code
+
+
+def test_meta_line_names_backend_model_and_latency_by_stage(app_env, monkeypatch):
+    docs = build_index(app_env)
+    monkeypatch.setattr("ui.resources.answer", lambda *a, **k: regb_answer(docs))
+    at = _ask("q")
+    line = next(c.value for c in at.caption if ":material/timer:" in c.value)
+    assert line == (":material/memory: openai · Qwen2\\.5\\-7B\\-Instruct · :material/timer: 1.25 s "
+                    "(retrieval 40 ms, generation 1.20 s)")
+
+
+def test_each_turn_has_its_own_card_anchors(app_env, monkeypatch):
+    docs = build_index(app_env)
+    monkeypatch.setattr("ui.resources.answer", lambda *a, **k: regb_answer(docs))
+    at = _ask("first")
+    at.chat_input[0].set_value("second").run()
+    assert [s.proto.anchor for s in at.subheader] == ["cite-1-1", "cite-1-2", "cite-2-1", "cite-2-2"]
+
+
+@pytest.mark.slow
+def test_real_answer_over_the_sample_corpus_cites_reg_b_on_page_2(app_env, monkeypatch):
+    """No fakes: the sample corpus ingested by the real pipeline, answered by the configured (extractive) backend."""
+    from ingest.pipeline import ingest_paths
+
+    warmed = []  # the real warm-up, watched
+    monkeypatch.setattr("ui.resources.warm_up", lambda s, idx: (warmed.append(idx.generation), REAL_WARM_UP(s, idx)))
+    report = ingest_paths([ROOT / "corpus" / "regulations"], app_env, progress=False)
+    assert report.added == 3 and not report.skipped
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert warmed == [1]  # the models load when the page opens, before any question
+    at.chat_input[0].set_value(
+        "How long does a creditor have to notify an applicant after taking adverse action on an existing account?").run()
+
+    assert not at.exception
+    assert at.subheader[0].value == "[1] 12 CFR 1002\\.9\\(a\\)\\(1\\)\\(iii\\)"
+    body = _text(at)
+    assert "30 days after taking adverse action on an existing account" in body
+    assert ":material/description: p. 2]" in body and ":green-badge[:material/check_circle: Supported]" in body
+    assert at.session_state["ask_turns"][0].backend == "extractive"

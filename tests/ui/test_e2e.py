@@ -78,11 +78,11 @@ def new_page(browser):
     return page
 
 
-def save_screenshot(page, tmp_path: Path, name: str, full_page: bool = False) -> Path:
-    """Into the test's output folder, and into docs/screenshots/ when REGCITE_UPDATE_SCREENSHOTS=1."""
+def save_screenshot(page, tmp_path: Path, name: str, full_page: bool = False, docs: bool = False) -> Path:
+    """Into the test's output folder; with docs, also into docs/screenshots/ when REGCITE_UPDATE_SCREENSHOTS=1."""
     path = tmp_path / name
     page.screenshot(path=str(path), full_page=full_page)
-    if os.environ.get("REGCITE_UPDATE_SCREENSHOTS") == "1":
+    if docs and os.environ.get("REGCITE_UPDATE_SCREENSHOTS") == "1":
         target = ROOT / "docs" / "screenshots" / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
@@ -127,22 +127,46 @@ def test_document_markup_is_shown_literally_and_never_runs(browser, settings, tm
         stop(proc)
 
 
-@pytest.fixture(scope="module")
-def sample_index(tmp_path_factory):
-    """The project's sample corpus, ingested once by the real pipeline (packaged embedder, real FAISS)."""
+SHARED_REG_B = ROOT.parent / "shared" / "corpus" / "regulations" / "us-cfr" / "12cfr1002_2017-20417_20220101.pdf"
+SAMPLE_OTHERS = [  # the sample corpus without its Reg B excerpt (and without corpus/README.md)
+    ROOT / "corpus" / "regulations" / "sample_gdpr_2016-679_excerpt.html",
+    ROOT / "corpus" / "regulations" / "sample_反洗钱法_excerpt(2024-11-08).md",
+    ROOT / "corpus" / "reports",
+]
+
+
+def _ingest(paths: list[Path], data_dir: Path):
     from ingest.pipeline import ingest_paths
     from rag.config import load_settings
 
-    settings = load_settings(env={}, overrides={"data_dir": tmp_path_factory.mktemp("sample") / "data"})
-    report = ingest_paths([ROOT / "corpus"], settings, progress=False)
+    settings = load_settings(env={}, overrides={"data_dir": data_dir})
+    report = ingest_paths(paths, settings, progress=False)
     assert report.added >= 4 and not report.skipped, report
     return settings
 
 
-def test_reg_b_question_is_answered_with_its_clause_and_page(browser, sample_index, tmp_path):
-    proc, url = serve(sample_index, tmp_path / "streamlit.log")
+@pytest.fixture(scope="module", params=["sample", "us-cfr"])
+def reg_b_index(request, tmp_path_factory):
+    """An index holding Reg B, built by the real pipeline (packaged embedder, real FAISS): the sample corpus with its
+    3-page excerpt (always here), or the real 66-page 2022 Reg B PDF from ../shared beside the other samples."""
+    data = tmp_path_factory.mktemp(request.param) / "data"
+    if request.param == "sample":
+        return request.param, _ingest([ROOT / "corpus"], data)
+    if not SHARED_REG_B.is_file():
+        pytest.skip(f"needs the real Reg B PDF at {SHARED_REG_B} (the shared corpus beside the project); absent here")
+    return request.param, _ingest([SHARED_REG_B, *SAMPLE_OTHERS], data)
+
+
+def _docs_screenshots(variant: str) -> bool:
+    # docs/screenshots/ shows the real Reg B; the sample variant's screenshots stay in the test's output folder.
+    return variant == "us-cfr"
+
+
+def test_reg_b_question_is_answered_with_its_clause_and_page(browser, reg_b_index, tmp_path):
+    variant, settings = reg_b_index
+    proc, url = serve(settings, tmp_path / "streamlit.log")
     try:
-        page = browser.new_page(viewport={"width": 1400, "height": 1500}, device_scale_factor=1)
+        page = browser.new_page(viewport={"width": 1400, "height": 1400}, device_scale_factor=1)
         page.set_default_timeout(120_000)
         page.goto(url)
         box = page.get_by_test_id("stChatInputTextArea")
@@ -152,26 +176,78 @@ def test_reg_b_question_is_answered_with_its_clause_and_page(browser, sample_ind
         heading.wait_for()
         wait_idle(page)
 
-        card = page.get_by_test_id("stVerticalBlockBorderWrapper").filter(has=heading).last
+        card = page.locator("[class*='st-key-card-']").filter(has=heading).last
         card_text = card.inner_text()
         assert "12 CFR 1002.9(a)(1)(iii)" in card_text
-        assert re.search(r"\bpp?\. \d+", card_text), card_text
+        pages = re.search(r"\bpp?\. (\d+)", card_text)
+        assert pages, card_text
+        if variant == "us-cfr":
+            assert pages.group(1) == "13", card_text  # § 1002.9(a)(1)(iii) is on page 13 of the 2022 PDF
+        assert "Supported" in card_text and "30 days after taking adverse action on an existing account" in card_text
         answer = page.get_by_test_id("stChatMessage").last.inner_text()
         assert "30 days" in answer
 
         card.get_by_text("Open source").click()
         card.get_by_role("tab", name="In context").wait_for()
         card.get_by_role("tab", name="Page").click()
-        card.get_by_test_id("stImage").first.wait_for()  # the PDF page with the passage marked
+        image = card.get_by_test_id("stImage").first
+        image.wait_for()  # the PDF page with the passage marked
+        assert "the cited passage is marked" in image.inner_text()
         wait_idle(page)
-        page.get_by_test_id("stChatMessage").last.scroll_into_view_if_needed()
-        save_screenshot(page, tmp_path, "ask.png")
+        page.wait_for_timeout(500)
+        page.get_by_test_id("stChatMessage").first.evaluate("e => e.scrollIntoView({block: 'start'})")
+        page.wait_for_timeout(300)
+        save_screenshot(page, tmp_path, "ask.png", docs=_docs_screenshots(variant))
 
-        page.set_viewport_size({"width": 1400, "height": 1000})
+        page.set_viewport_size({"width": 1400, "height": 640})  # the table of four documents, without empty space
         page.goto(f"{url}/library")
         page.get_by_test_id("stDataFrame").first.wait_for()
         wait_idle(page)
         page.wait_for_timeout(800)  # the grid paints on a canvas after it mounts
-        save_screenshot(page, tmp_path, "library.png")
+        save_screenshot(page, tmp_path, "library.png", docs=_docs_screenshots(variant))
+
+        page.set_viewport_size({"width": 1400, "height": 900})
+        page.get_by_role("tab", name=re.compile("Browse clauses")).click()
+        main = page.get_by_test_id("stMain")
+        main.get_by_test_id("stSelectbox").nth(1).click()  # Section
+        page.get_by_role("option", name="§ 1002.9").click()
+        wait_idle(page)
+        main.get_by_test_id("stRadio").get_by_text(
+            re.compile(r"\(iii\)\s+30 days after taking adverse action")).click()
+        wait_idle(page)
+        main.locator(".st-key-lib-clause").filter(has_text="12 CFR 1002.9(a)(1)(iii)").wait_for()
+        page.wait_for_timeout(500)
+        save_screenshot(page, tmp_path, "library-browse.png", docs=_docs_screenshots(variant))
+    finally:
+        stop(proc)
+
+
+def test_upload_in_the_browser_ingests_good_files_and_names_the_bad(browser, settings, tmp_path):
+    from rag.store import open_index
+
+    build_index(settings)
+    good = tmp_path / "Staff memo: adverse action.md"
+    good.write_text("# Staff memo\n\n## 1. Timing\n\nNotify applicants within 30 days of adverse action.\n")
+    bad = tmp_path / "amendment.pdf"
+    bad.write_bytes(b"%PDF-1.7\n1 0 obj <<\ntruncated")
+    proc, url = serve(settings, tmp_path / "streamlit.log")
+    try:
+        page = new_page(browser)
+        page.set_viewport_size({"width": 1400, "height": 900})
+        page.goto(f"{url}/library")
+        page.get_by_role("tab", name=re.compile("Add documents")).click()
+        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files([str(good), str(bad)])
+        page.get_by_test_id("stFileChip").nth(1).wait_for()  # both files received
+        page.get_by_role("button", name=re.compile("Ingest uploaded files")).click()
+        alert = page.get_by_test_id("stAlertContainer").filter(has_text="Ingest finished")
+        alert.wait_for(timeout=300_000)
+        wait_idle(page)
+        assert "1 added" in alert.inner_text() and "1 skipped" in alert.inner_text()
+        assert open_index(settings).generation == 2
+        page.wait_for_timeout(800)
+        save_screenshot(page, tmp_path, "library-upload.png", docs=True)
+        # the new document is served at once, on the next run of the page
+        page.get_by_role("tab", name=re.compile("Documents")).click()
+        page.get_by_test_id("stMetric").filter(has_text="Index generation").filter(has_text="2").wait_for()
     finally:
         stop(proc)

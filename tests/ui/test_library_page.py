@@ -1,6 +1,7 @@
 """Library page in AppTest: the document table, the clause browser, and uploads ingested by the real subprocess."""
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.ui.conftest import HOSTILE, ROOT, build_index
@@ -49,11 +50,14 @@ def test_clause_browser_walks_sections_and_clauses(app_env):
     assert at.selectbox(key="lib_doc").value.doc_id == "12 CFR 1002"
     assert at.selectbox(key=f"lib_sec_{docs['regb'][0].version_id}").options == ["§ 1002.9"]
     radio = next(r for r in at.radio if r.key and r.key.startswith("lib_cl_"))
-    assert len(radio.options) == 2 and radio.options[1] == "\u2003" * 3 + "(iii)  30 days after taking adverse action on an existing account; or"
+    # indented by depth, cut to stay on one line
+    assert len(radio.options) == 2 and radio.options[1] == "\u2003" * 3 + "(iii)  30 days after taking adverse action on an…"
     radio.set_value(docs["regb"][2][1]).run()
 
     shown = "\n".join(m.value for m in at.markdown)
     assert "#### 12 CFR 1002\\.9\\(a\\)\\(1\\)\\(iii\\)" in shown
+    # the list item is shown under the lead-in it completes
+    assert ":gray[\\(1\\) When notification is required\\. A creditor shall notify an applicant of]" in shown
     assert any("p. 2" in c.value for c in at.caption)
 
 
@@ -101,3 +105,26 @@ def test_disallowed_type_never_reaches_the_app(app_env):
     at.file_uploader(key="lib_upload").set_value([("run.sh", b"#!/bin/sh\n", "text/x-sh")]).run()
     assert "Invalid file extension" in at.exception[0].message  # Streamlit's own check, before our code runs
     assert not app_env.uploads_dir.exists()
+
+
+@pytest.mark.slow
+def test_good_upload_is_indexed_and_served_and_an_amendment_replaces_it(app_env):
+    """The real ingest subprocess (packaged embedder): new file indexed, the app serves the new generation at once."""
+    build_index(app_env)
+    memo = b"# Staff memo\n\n## 1. Timing\n\nNotify applicants within 30 days of adverse action.\n"
+    at = _upload(_library(), [("staff memo.md", memo, "text/markdown")])
+
+    assert not at.exception
+    rows = at.dataframe[1].value.to_dict("records")
+    assert [(r["File"], r["Saved as"], r["Result"]) for r in rows] == [("staff memo.md", "staff_memo.md", "indexed")]
+    assert any("1 added" in s.value and "generation 2" in s.value for s in at.success)
+    assert _generation(app_env) == 2
+    # No further interaction: the page reran itself after the commit, so the Documents tab already shows it.
+    assert "staff_memo" in {r["Document"] for r in at.dataframe[0].value.to_dict("records")}
+    assert [m.value for m in at.metric][3] == "2"  # index generation now served
+
+    amended = memo.replace(b"30 days", b"14 days")
+    at.file_uploader(key="lib_upload").set_value([("staff memo.md", amended, "text/markdown")]).run()
+    next(b for b in at.button if b.label == "Ingest uploaded files").click().run()
+    assert any("1 replaced" in s.value for s in at.success)
+    assert (app_env.uploads_dir / "staff_memo.md").read_bytes() == amended
