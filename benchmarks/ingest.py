@@ -15,6 +15,20 @@ CORPUS = ROOT.parent / "shared" / "corpus" / "regulations" / "us-cfr"
 RESULTS = ROOT / "benchmarks" / "results" / "ingest.json"
 
 
+def embedded_tokens(texts, tokenizer, window: int) -> int:
+    """Word pieces the embedder actually reads: each text cut at the model's window, as both systems' encoders do."""
+    return sum(min(len(ids), window) for ids in tokenizer(list(texts), add_special_tokens=True)["input_ids"])
+
+
+def _tokenizer():
+    from sentence_transformers import SentenceTransformer
+
+    from rag.embed import packaged_model_dir
+
+    model = SentenceTransformer(str(packaged_model_dir()), device="cpu")
+    return model.tokenizer, model.max_seq_length
+
+
 def run_regcite(files: list[Path], data_dir: Path, device: str) -> tuple[dict, dict]:
     from ingest.pipeline import ingest_paths
     from rag.config import load_settings
@@ -26,18 +40,21 @@ def run_regcite(files: list[Path], data_dir: Path, device: str) -> tuple[dict, d
     first = ingest_paths(files, settings, progress=True, embedder=embedder)
     index = open_index(settings)
     chars = sum(len(c.text) for c in index.clauses)
+    tokenizer, window = _tokenizer()
+    tokens = embedded_tokens([c.text for c in index.clauses], tokenizer, window)
     again = ingest_paths(files, settings, progress=False, embedder=embedder)
     assert again.embedded == 0 and again.unchanged == len(files), again
     row = {
         "system": "regcite", "docs": first.added, "units": first.clauses, "unit": "clauses",
         "seconds": first.seconds, "units_per_s": first.clauses / first.seconds, "chars_embedded": chars,
-        "chars_per_s": chars / first.seconds, "skipped": [list(s) for s in first.skipped],
+        "chars_per_s": chars / first.seconds, "tokens_embedded": tokens, "tokens_per_s": tokens / first.seconds,
+        "skipped": [list(s) for s in first.skipped],
         "device": embedder.device,
     }
     rerun = {
         "system": "regcite (unchanged re-run)", "docs": again.unchanged, "units": 0, "unit": "clauses",
         "seconds": again.seconds, "units_per_s": 0.0, "chars_embedded": 0, "chars_per_s": 0.0,
-        "speedup_vs_first": first.seconds / again.seconds,
+        "tokens_embedded": 0, "tokens_per_s": 0.0, "speedup_vs_first": first.seconds / again.seconds,
     }
     return row, rerun
 
@@ -60,11 +77,15 @@ def run_llamaindex(files: list[Path], device: str) -> dict:
     VectorStoreIndex(nodes, embed_model=embed_model, storage_context=StorageContext.from_defaults(vector_store=store),
                      show_progress=True)
     seconds = time.perf_counter() - started
-    chars = sum(len(n.get_content(metadata_mode=MetadataMode.EMBED)) for n in nodes)
+    texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
+    chars = sum(len(t) for t in texts)
+    tokenizer, window = _tokenizer()
+    tokens = embedded_tokens(texts, tokenizer, window)
     return {
         "system": "LlamaIndex default", "docs": len(documents), "units": len(nodes), "unit": "chunks",
         "seconds": seconds, "units_per_s": len(nodes) / seconds, "chars_embedded": chars,
-        "chars_per_s": chars / seconds, "device": str(embed_model._model.device),
+        "chars_per_s": chars / seconds, "tokens_embedded": tokens, "tokens_per_s": tokens / seconds,
+        "device": str(embed_model._model.device),
     }
 
 
@@ -87,10 +108,11 @@ def main(argv: list[str] | None = None) -> int:
         regcite, rerun = run_regcite(files, Path(tmp) / "data", args.device)
     llama = run_llamaindex(files, args.device)
     rows = [regcite, rerun, llama]
-    print(f"\n{'system':28} {'docs':>5} {'units':>14} {'seconds':>9} {'units/s':>9} {'chars/s':>9}")
+    print(f"\n{'system':28} {'docs':>5} {'units':>14} {'seconds':>9} {'units/s':>9} {'chars/s':>9} "
+          f"{'tokens embedded':>16} {'tokens/s':>9}")
     for r in rows:
         print(f"{r['system']:28} {r['docs']:>5} {str(r['units']) + ' ' + r['unit']:>14} {r['seconds']:>9.2f} "
-              f"{r['units_per_s']:>9.1f} {r['chars_per_s']:>9.0f}")
+              f"{r['units_per_s']:>9.1f} {r['chars_per_s']:>9.0f} {r['tokens_embedded']:>16,} {r['tokens_per_s']:>9.0f}")
     print(f"unchanged re-run: {rerun['speedup_vs_first']:.0f}x faster than the first ingest")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
