@@ -16,10 +16,15 @@ _APP_SECTION = re.compile(r"^([A-Z]{1,2})-(\d{1,3}[a-z]?)(?:\(([a-z])\))?(?=\s*[
 _INTERP_SECTION = re.compile(r"^(?:Section\s+|§\s*|Section\s+§\s*)(\d+)\.(\d+[a-z]?)\b")
 _INTERP_APPENDIX = re.compile(r"^Appendix(?:es)?\s+([A-Z]{1,2})(?:\s*[—–-]|\s+to\s+Part\b|\s*$)")
 _INTERP_TARGET = re.compile(r"^(?:Interp\s+)?(?:Paragraphs?\s+)?(\d+[a-z]?)((?:\((?:[a-z]{1,4}|\d{1,3}|[A-Z]{1,2})\))+)")
-_INTERP_SUBTARGET = re.compile(r"^(?:\((?:[a-z]{1,2}|\d{1,3}|[ivx]{1,5}|[A-Z])\))+(?=\s+[A-Z])")
+# "(c) Coverage." or "Paragraph (a)(2)(i)." under "Section 1030.4": the target's section number is implied. A bare
+# "(5)." is the tail of a wrapped cross-reference ("§ 1002.14(a)\n(5)."), so a title-less target needs "Paragraph".
+_MARKERS = r"((?:\((?:[a-z]{1,2}|\d{1,3}|[ivx]{1,5}|[A-Z])\))+)"
+_INTERP_SUBTARGET = re.compile(rf"^(?:Paragraphs?\s+{_MARKERS}(?=\s+[A-Z]|\.?$)|{_MARKERS}(?=\s+[A-Z]))")
 _COMMENT = re.compile(r"^(\d{1,2}|[ivxl]{1,6}|[A-Z])\.\s")
+_BARE_ROMAN = re.compile(r"^([ivx]{1,5})\s+(?=[A-Z])")  # "iv An institution…": a comment marker printed without its period
 # What follows a marker that is really a cross-reference wrapped to a line start: "(c) of this section".
 _XREF_TAIL = re.compile(r"\s*(?:of\s|through\s|and\s|or\s|to\s|in\s|under\s|[,;.)]|\()")
+_TITLE_ONLY = re.compile(r"^\(\w{1,4}\)\s+([A-Z][^.;:]{2,80}?)\s+\1$")
 _CFR_DOC = re.compile(r"^(\d+) CFR (\d+)$")
 _OPENS_LIST = (":", "—", "-", "following")
 
@@ -40,11 +45,15 @@ def parse(lines: list[Line], info: DocumentInfo, wrapped: bool) -> list[Event]:
     trail: list[str] = []  # heading trail: [part-level heading, section-level heading, target heading]
     last_section = (-1, -1, "")
     interp_section = ""
-    prev_text = ""
+    prev_text, prev_line = "", -1  # the last non-empty line
     seen_appendices: set[str] = set()
     section_level = -1  # the heading level § headings have in this file (HTML); -1 before the first
 
+    targets: list[str] = []  # open interpretation targets, outermost first: "4(a)", "4(a)(2)", "4(a)(2)(i)"
+
     def heading(i: int, level: int, text: str, path: tuple[str, ...], ref: str) -> None:
+        if level < 2:
+            targets.clear()
         del trail[level:]
         trail.extend([""] * (level - len(trail)))
         trail.append(text)
@@ -54,7 +63,10 @@ def parse(lines: list[Line], info: DocumentInfo, wrapped: bool) -> list[Event]:
         text = line.text.strip()
         if not text:
             continue
-        para = starts_paragraph(lines, i, wrapped)
+        # A line after a heading opens a paragraph whatever the heading's width; so does one after a marker
+        # line that holds only its title (the PDF prints "(c) Notice to holders Notice to holders").
+        para = (starts_paragraph(lines, i, wrapped) or (events and events[-1].heading and events[-1].line == prev_line)
+                or _TITLE_ONLY.match(prev_text) is not None)
         alone = para or stands_alone(lines, i, wrapped)
         supplement = _SUPPLEMENT.match(text) if alone else None
         appendix = _APPENDIX.match(text) if alone else None
@@ -106,17 +118,18 @@ def parse(lines: list[Line], info: DocumentInfo, wrapped: bool) -> list[Event]:
               and m.group(1) == interp_section.split("(")[0] and len(text) < 200):
             target = m.group(1) + m.group(2)
             base, base_ref = (base[0], target), f"{doc} Comment {target}"
-            heading(i, 2, text, base, base_ref)
+            heading(i, _target_level(targets, target), text, base, base_ref)
             comments.reset()
         elif (mode == "interp" and para and interp_section[:1].isdigit() and (m := _INTERP_SUBTARGET.match(text))
               and len(text) < 150):
-            # "(c) Coverage." under "Section 1030.1": the target's section number is implied.
-            target = interp_section + m.group(0).strip()
+            target = interp_section + (m.group(1) or m.group(2))
             base, base_ref = (base[0], target), f"{doc} Comment {target}"
-            heading(i, 2, text, base, base_ref)
+            heading(i, _target_level(targets, target), text, base, base_ref)
             comments.reset()
-        elif mode == "interp" and para and (m := _COMMENT.match(text)) and len(base) >= 2:
-            chain = comments.place(m.group(1), parent_open=prev_text.endswith(_OPENS_LIST))
+        elif mode == "interp" and para and ((m := _COMMENT.match(text)) or (m := _BARE_ROMAN.match(text))) \
+                and len(base) >= 2:
+            # A bare numeral must continue the open list exactly: "i The…" is no comment unless "i." could be.
+            chain = comments.place(m.group(1), parent_open=prev_text.endswith(_OPENS_LIST), strict=m.re is _BARE_ROMAN)
             if chain is not None:
                 ref = f"{doc} Comment {base[1]}-{chain[0]}" + "".join(f".{t}" for t in chain[1:])
                 events.append(Event(i, base[:2] + tuple(chain), ref, tuple(t for t in trail if t), skip=m.end()))
@@ -143,8 +156,16 @@ def parse(lines: list[Line], info: DocumentInfo, wrapped: bool) -> list[Event]:
             if level == 0 and mode == "reg":
                 base, base_ref = (), doc
             heading(i, level, text, base, base_ref)
-        prev_text = text
+        prev_text, prev_line = text, i
     return events
+
+
+def _target_level(targets: list[str], target: str) -> int:
+    """Trail level of an interpretation target heading; "(a)(1)" nests under an open "(a)" so both headings stay."""
+    while targets and not target.startswith(targets[-1] + "("):
+        targets.pop()
+    targets.append(target)
+    return 1 + len(targets)
 
 
 def _gap_ahead(lines: list[Line], i: int, last: tuple[int, int, str]) -> bool:

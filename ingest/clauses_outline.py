@@ -44,9 +44,14 @@ class Outline:
     def __init__(self, kinds: tuple[str, ...]):
         self.kinds = kinds  # kind expected at each depth, e.g. ("lower", "digit", "roman", "upper", ...)
         self.stack: list[tuple[str, int, str]] = []  # (kind, value, token) per open depth
+        # Per open depth: the sibling the open entry followed, and, while a run of another kind holds a depth
+        # ("(a)", then "(i)" "(ii)" read as numerals at the letter's depth), the values of the depth's own kind
+        # it hid, so that "(b)" can still follow "(a)" after the run.
+        self.prior: list[tuple[str, int, str] | None] = []
+        self.hidden: list[tuple[int, ...]] = []
 
     def reset(self) -> None:
-        self.stack = []
+        self.stack, self.prior, self.hidden = [], [], []
 
     def place(self, token: str, indent_depth: int = -1, parent_open: bool = False,
               strict: bool = False) -> list[str] | None:
@@ -55,13 +60,13 @@ class Outline:
         indent_depth: the depth the source's indentation suggests (-1 unknown). parent_open: the previous
         paragraph ended with ':' or '—', so a first child is likely. strict: no gaps or skipped depths.
         """
-        best: tuple[int, int, str, int] | None = None  # (score, depth, kind, value)
+        best: tuple[int, int, str, int, tuple[str, int] | None] | None = None  # (score, depth, kind, value, parent)
 
-        def consider(score: int, depth: int, kind: str, value: int) -> None:
+        def consider(score: int, depth: int, kind: str, value: int, parent: tuple[str, int] | None = None) -> None:
             nonlocal best
             # Ties keep the shallower reading: (i) right after (h)(2) is the letter unless (2) opened a list.
             if best is None or score > best[0] or (score == best[0] and depth < best[1]):
-                best = (score, depth, kind, value)
+                best = (score, depth, kind, value, parent)
 
         for kind, value in readings(token):
             for depth, expected in enumerate(self.kinds):
@@ -86,13 +91,51 @@ class Outline:
                 if (kind == prev_kind and value == prev_value + 1) or (
                         kind != prev_kind and (kind, value - 1) in readings(prev_token)):
                     consider(3 + (3 if indent_depth == depth else 0), depth, kind, value)
+            if strict:
+                continue
+            bonus = 3 if indent_depth == len(self.stack) else 0
+            if self.stack and len(self.stack) < len(self.kinds) and kind != self.kinds[len(self.stack)] and value == 1:
+                # A first child of the kind that follows the open entry's other reading: "(iii)" held at a
+                # letter's depth takes "(A)" children, and so does a lone "(i)" read there as the letter i.
+                parent_kind, parent_value, parent_token = self.stack[-1]
+                for reading in readings(parent_token):
+                    if self._child_kind(reading[0]) == kind and (reading[0] == parent_kind or reading == ("roman", 1)):
+                        consider(4 + bonus, len(self.stack), kind, value, reading)
+            for depth, values in enumerate(self.hidden):
+                if kind == self.kinds[depth] and self.stack[depth][0] != kind and value - 1 in values:
+                    consider(4 + (3 if indent_depth == depth else 0), depth, kind, value)
         if best is None:
             return None
-        _, depth, kind, value = best
+        _, depth, kind, value, parent = best
+        if parent is not None and parent != self.stack[-1][:2]:
+            self._put(len(self.stack) - 1, (*parent, self.stack[-1][2]))
         # A skipped depth ((a) then (i) with no (1)) is held by an empty entry that names nothing.
-        filler = [("", 0, "")] * (depth - len(self.stack))
-        self.stack = self.stack[:depth] + filler + [(kind, value, token)]
+        for filler in range(len(self.stack), depth):
+            self._put(filler, ("", 0, ""))
+        self._put(depth, (kind, value, token))
         return [t for _, _, t in self.stack if t]
+
+    def _child_kind(self, kind: str) -> str:
+        k = self.kinds.index(kind) if kind in self.kinds else len(self.kinds)
+        return self.kinds[k + 1] if k + 1 < len(self.kinds) else ""
+
+    def _put(self, depth: int, entry: tuple[str, int, str]) -> None:
+        """Open `entry` at `depth`, closing everything deeper; keeps `prior` and `hidden` in step with the stack."""
+        own = self.kinds[depth]
+        if depth >= len(self.stack):
+            prior, hidden = None, ()
+        else:
+            old, prior, hidden = self.stack[depth], self.prior[depth], self.hidden[depth]
+            if entry[0] == own or not entry[0]:
+                hidden = ()
+            elif old[0] != entry[0]:
+                # A run of another kind starts here (or "(i)" is read anew): what it hides stays reachable.
+                hidden += tuple(e[1] for e in (prior, old) if e is not None and e[0] == own)
+            if old[2] != entry[2]:
+                prior = old  # a sibling, not a new reading of the same marker
+        self.stack = self.stack[:depth] + [entry]
+        self.prior = self.prior[:depth] + [prior]
+        self.hidden = self.hidden[:depth] + [hidden]
 
     def _score(self, depth: int, kind: str, value: int, strict: bool) -> int:
         if depth > len(self.stack):

@@ -134,6 +134,8 @@ class Retriever:
             d = self.index.documents[vid]
             sample = next(self.index.clauses[p] for p in positions if self.index.clauses[p].version_id == vid)
             short = sample.reference.split(" ")[0] if " " in sample.reference else ""
+            if short.isdigit():  # "12" of "12 CFR 1002.9" would match any number; the doc_id names CFR parts
+                short = ""
             names = {d.doc_id.lower(), d.title.lower(), unicodedata.normalize("NFKC", short).lower()}
             if any(len(name) >= 2 and name in text for name in names):
                 named.add(vid)

@@ -75,6 +75,91 @@ def test_wrapped_cross_reference_does_not_start_a_clause():
                                     "Definitions apply.")
 
 
+INTERP = """Supplement I to Part 900—Official Interpretations
+Section 900.4—Account Disclosures
+(a) Delivery of account disclosures.
+(a)(2) Requests.
+Paragraph (a)(2)(i).
+1. Inquiries versus requests. A response to an oral inquiry does not trigger the duty, unless:
+i The consumer asks in writing; or
+ii. The consumer visits the office, as provided for in § 900.14(a)
+(5).
+Paragraph (a)(2)(ii)(A).
+1. Recent rates. Institutions comply if they disclose a recent rate.
+(b) Content of account disclosures.
+1. Rates. Disclose every rate."""
+
+
+def test_interpretation_targets_nest_and_bare_numerals_continue_a_list():
+    loaded = doc(INTERP, fmt="pdf")
+    clauses = split_clauses(loaded, info("12 CFR 900", "us-cfr"), "v", 2400)
+    by_ref = {c.reference: c for c in clauses}
+    assert refs(clauses) == ["12 CFR 900 Comment 4(a)(2)(i)-1", "12 CFR 900 Comment 4(a)(2)(i)-1.i",
+                             "12 CFR 900 Comment 4(a)(2)(i)-1.ii", "12 CFR 900 Comment 4(a)(2)(ii)(A)-1",
+                             "12 CFR 900 Comment 4(b)-1"]
+    # "(a)(2)" and "Paragraph (a)(2)(i)." nest under "(a)"; a sibling target drops what it does not extend.
+    assert by_ref["12 CFR 900 Comment 4(a)(2)(i)-1"].headings[2:] == (
+        "(a) Delivery of account disclosures.", "(a)(2) Requests.", "Paragraph (a)(2)(i).")
+    assert by_ref["12 CFR 900 Comment 4(a)(2)(ii)(A)-1"].headings[2:] == (
+        "(a) Delivery of account disclosures.", "(a)(2) Requests.", "Paragraph (a)(2)(ii)(A).")
+    assert by_ref["12 CFR 900 Comment 4(b)-1"].headings[2:] == ("(b) Content of account disclosures.",)
+    # "i The…" (no period) continues the list; the wrapped "(5)." stays in the cross-reference's text.
+    first = by_ref["12 CFR 900 Comment 4(a)(2)(i)-1.i"]
+    assert first.path[-2:] == ("1", "i") and first.text == "The consumer asks in writing; or"
+    assert loaded.text[first.char_span.start:first.char_span.end] == first.text
+    assert by_ref["12 CFR 900 Comment 4(a)(2)(i)-1.ii"].text.endswith("as provided for in § 900.14(a) (5).")
+
+
+def test_lowercase_word_i_is_not_a_bare_comment_numeral():
+    text = ("Supplement I to Part 900—Official Interpretations\nSection 900.4—Disclosures\n(a) Delivery.\n"
+            "1. General. Examples:\ni. One.\nii. Two.\n2. Other. See below.\nv Visit is no marker here.")
+    clauses = split_clauses(doc(text), info("12 CFR 900", "us-cfr"), "v", 2400)
+    assert refs(clauses) == ["12 CFR 900 Comment 4(a)-1", "12 CFR 900 Comment 4(a)-1.i",
+                             "12 CFR 900 Comment 4(a)-1.ii", "12 CFR 900 Comment 4(a)-2"]
+    assert clauses[-1].text == "Other. See below. v Visit is no marker here."
+
+
+def test_a_numeral_run_at_a_letter_depth_takes_capital_children_and_the_next_letter():
+    # 12 CFR 1090.105 as printed: after (a)'s list, "(i)"–"(iv)" sit at the letters' indent, "(iii)" has
+    # "(A)"/"(B)" children, and "(b)" still follows "(a)".
+    lines = ["§ 900.5 Market.", "(a) Definitions. As used in this subpart:", "(i) Receipts means income.",
+             "(ii) Period of measurement.", "(A) Annual receipts of a person.", "(i) Any person acting as agent.",
+             "(ii) Any nonprofit organization.", "(iii) Any person collecting a debt, to the extent it:",
+             "(A) Concerns a debt it originated; or", "(B) Concerns a debt not in default; and",
+             "(iv) Any person enforcing a security interest.", "(b) Test. A person is a larger participant if:",
+             "§ 900.6 Servicing.", "(a) Definitions.", "(i) Number of accounts.", "(A) Receiving payments and",
+             "(B) Applying payments.", "(ii) Time of measurement.", "(A) Maintaining records.",
+             "(b) Test. A person is a larger participant."]
+    indents = (-1, 0, 12, 12, 24, 0, 0, 0, 12, 12, 0, 0, -1, 0, 0, 12, 12, 0, 12, 0)
+    loaded = LoadedText(text="\n".join(lines), page_starts=(0,), format="html", title="t",
+                        heading_levels=tuple(3 if t.startswith("§") else 0 for t in lines), indents=indents)
+    clauses = split_clauses(loaded, info("12 CFR 900", "us-cfr"), "v", 2400)
+    assert refs(clauses) == [
+        "12 CFR 900.5(a)", "12 CFR 900.5(a)(i)", "12 CFR 900.5(a)(ii)", "12 CFR 900.5(a)(ii)(A)",
+        "12 CFR 900.5(i)", "12 CFR 900.5(ii)", "12 CFR 900.5(iii)", "12 CFR 900.5(iii)(A)", "12 CFR 900.5(iii)(B)",
+        "12 CFR 900.5(iv)", "12 CFR 900.5(b)",
+        "12 CFR 900.6(a)", "12 CFR 900.6(i)", "12 CFR 900.6(i)(A)", "12 CFR 900.6(i)(B)", "12 CFR 900.6(ii)",
+        "12 CFR 900.6(ii)(A)", "12 CFR 900.6(b)",
+    ]
+    last = clauses[-1]
+    assert last.text == "Test. A person is a larger participant."
+    assert loaded.text[last.char_span.start:last.char_span.end] == last.text
+
+
+def test_marker_line_holding_only_its_printed_title_ends_a_paragraph():
+    # The title line is as wide as the text lines around it, so its width does not say the paragraph ended.
+    text = ("§ 900.4 Disclosures.\n"
+            "(b) Rates. Each rate and the annual percentage yield for each balance level must be\n"
+            "stated in the disclosures, with the period for which the rate will be in effect.\n"
+            "(c) Notice to existing account holders Notice to existing account holders\n"
+            "(1) Notice of availability of disclosures. Notice of availability of disclosures.\n"
+            "Depository institutions shall provide a notice to consumers who receive periodic\n"
+            "statements and hold existing accounts of the type offered by the institution.")
+    clauses = split_clauses(doc(text, fmt="pdf"), info("12 CFR 900", "us-cfr"), "v", 2400)
+    assert refs(clauses) == ["12 CFR 900.4(b)", "12 CFR 900.4(c)", "12 CFR 900.4(c)(1)"]
+    assert clauses[1].text == "Notice to existing account holders Notice to existing account holders"
+
+
 def test_clause_crossing_a_page_break_has_both_pages():
     text = "§ 900.4 Records.\n(a) A creditor shall keep records\nfor 25 months after notice.\n(b) Records may be electronic."
     page2 = text.index("for 25 months")

@@ -66,6 +66,39 @@ def test_aml_law_pdf_article_29_and_its_items():
     assert len(set(articles)) >= 60  # every article of the 2024 law became a clause, none swallowed
 
 
+REG_DD = ("corpus/formats/us-cfr-html/12cfr1030_2011-31727.html", "corpus/regulations/us-cfr/12cfr1030_2011-31727.pdf")
+LARGER_PARTICIPANTS = "corpus/regulations/us-cfr/12cfr1090_2012-17603.html"
+
+
+@pytest.mark.parametrize("relative", REG_DD)
+def test_reg_dd_comments_under_paragraph_headings_name_the_full_target(relative):
+    # "Paragraph (a)(2)(i)." in Supplement I names the target; its comments are not comments on 4(a)(2).
+    c = clause(relative, "12 CFR 1030 Comment 4(a)(2)(i)-1")
+    assert c.text.startswith("Inquiries versus requests. A response to an oral inquiry")
+    assert c.headings[-3:] == ("(a) Delivery of account disclosures.", "(a)(2) Requests.", "Paragraph (a)(2)(i).")
+    assert clause(relative, "12 CFR 1030 Comment 4(b)(1)(ii)(D)-1").text.startswith("Limitations. A floor or ceiling")
+    # "iv An institution…" is printed without its period.
+    assert clause(relative, "12 CFR 1030 Comment 3(c)-1.iv").text.startswith("An institution relies on Regulation E")
+    loaded = parsed(relative)[1]
+    assert loaded.text[c.char_span.start:c.char_span.end].startswith("Inquiries versus requests.")
+
+
+def test_reg_dd_pdf_paragraph_after_a_title_only_line_is_a_clause():
+    c = clause(REG_DD[1], "12 CFR 1030.8(e)(2)(ii)(A)")
+    assert c.text.startswith("State the rate as an “annual percentage yield,”")
+    assert clause(REG_DD[1], "12 CFR 1030.4(c)(1)").text.startswith("Notice of availability of disclosures.")
+    assert c.page_span.first >= 1
+
+
+def test_larger_participant_numerals_at_letter_depth_keep_their_children_and_the_next_letter():
+    assert clause(LARGER_PARTICIPANTS, "12 CFR 1090.105(iii)(A)").text == "Concerns a debt which was originated by such person; or"
+    assert clause(LARGER_PARTICIPANTS, "12 CFR 1090.106(ii)(B)").text.startswith("Communicating with the borrower")
+    for section in ("104", "105", "106"):
+        assert clause(LARGER_PARTICIPANTS, f"12 CFR 1090.{section}(b)").text.startswith("Test to define larger participants.")
+    # A cross-reference inside a clause stays text: "paragraph (ii) of this definition" starts nothing.
+    assert not any(c.text.startswith("of this definition") for c in parsed(LARGER_PARTICIPANTS)[3])
+
+
 def _error_files(tmp_path: Path) -> dict[str, bytes]:
     from pypdf import PdfReader, PdfWriter
 
@@ -106,5 +139,5 @@ def test_regml_labelled_paragraphs_come_out_as_clauses_with_their_reference():
     total = sum(r["labelled"] for r in rows)
     matched = sum(r["matched"] for r in rows)
     assert matched / total >= 0.95, f"overall {matched / total:.3f}"
-    low = [(r["file"], r["share"]) for r in rows if r["share"] < 0.90]
+    low = [(r["file"], r["share"]) for r in rows if r["share"] < 0.95]
     assert not low, low
