@@ -72,6 +72,19 @@ def _sample(questions: list, cap: int, seed: int) -> list:
     return [q for i, q in enumerate(questions) if i in keep]
 
 
+def _remembered(rank):
+    """The ranker, with each question's ranking kept for later calls (the untuned index does not change)."""
+    seen: dict[str, list[str]] = {}
+
+    def ranked(questions: list[str]) -> list[list[str]]:
+        missing = [q for q in dict.fromkeys(questions) if q not in seen]
+        if missing:
+            seen.update(zip(missing, rank(missing)))
+        return [seen[q] for q in questions]
+
+    return ranked
+
+
 def _scores(questions, settings: Settings, hybrid_mode: str, progress: bool) -> dict:
     from evals.obliqa import evaluate_modes
 
@@ -110,6 +123,7 @@ def run_crossval(benchmark_dir: Path, settings: Settings, work_dir: Path, plan: 
     dev = [q for q in obliqa.load_dev_questions(questions_file, corpus) if q.gold and all(g in passages for g in q.gold)]
     log.info("cross-validating over %d dev questions with gold in the corpus", len(dev))
     rank, index = make_ranker(untuned, plan.mine_with)
+    rank = _remembered(rank)  # folds share training questions; the untuned ranking of each is computed once
 
     folds = []
     for i, (train, test) in enumerate(kfold(dev, plan.folds, plan.seed)):
