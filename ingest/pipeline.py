@@ -1,7 +1,6 @@
 """The ingest job: walk files, skip unchanged ones by sha256, load, split, embed new clauses, commit once."""
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import sys
@@ -15,6 +14,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.errors import DocumentError
+from rag.store import file_sha256
 from rag.types import DocumentVersion
 
 log = logging.getLogger(__name__)
@@ -69,14 +69,6 @@ def walk(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]
     return files, missing
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _embed(embedder, texts: list[str], batch_size: int, progress: bool, label: str) -> np.ndarray:
     if not progress or len(texts) <= batch_size:
         return embedder.embed_documents(texts)
@@ -127,7 +119,7 @@ def ingest_paths(
         hashes: dict[Path, str | None] = {}
         for path in files:
             try:
-                hashes[path] = _sha256(path)
+                hashes[path] = file_sha256(path)
             except OSError as e:
                 hashes[path] = None
                 skipped.append((str(path), f"cannot read: {e.strerror or e}"))

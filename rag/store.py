@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -52,6 +53,15 @@ _VERSION_COLS = (
     "effective_from, effective_to, status, ingested_at"
 )
 _CLAUSE_COLS = "clause_id, version_id, ordinal, path, reference, headings, text, char_start, char_end, page_first, page_last, part"
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes: a document version's identity, and how re-ingest knows a file is unchanged."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _connect(path: Path) -> sqlite3.Connection:

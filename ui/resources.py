@@ -1,7 +1,6 @@
 """Shared, cached resources of the app: settings, the index snapshot, embedder, retriever, backend."""
 from __future__ import annotations
 
-import hashlib
 import logging
 import sqlite3
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ import streamlit as st
 
 from rag.config import Settings, load_settings
 from rag.errors import IndexMissing, RegciteError
+from rag.store import file_sha256
 from rag.types import Answer, Filters
 
 log = logging.getLogger(__name__)
@@ -145,14 +145,6 @@ def document_text(data_dir: str, generation: int, version_id: str, _index) -> st
         return ""
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 @st.cache_data(max_entries=64, show_spinner=False)
 def page_png(source_path: str, sha256: str, page: int, passage: str, crop: bool = False) -> tuple[bytes, bool] | None:
     """A marked page image (crop: only the band around the passage), or None when the PDF is gone, was replaced by
@@ -163,7 +155,7 @@ def page_png(source_path: str, sha256: str, page: int, passage: str, crop: bool 
     if not path.is_file():
         return None
     try:
-        if _sha256(path) != sha256:
+        if file_sha256(path) != sha256:
             log.info("%s changed since it was indexed; not showing its pages for the old version", path)
             return None
         return marked_page_png(path, page, passage, crop=crop)
