@@ -260,3 +260,36 @@ def test_crossval_scores_every_series_per_fold_and_resumes(obliqa_folder, settin
     again = run_crossval(obliqa_folder, settings, tmp_path / "cv", plan, config, progress=False)
     assert again["folds"] == result["folds"]
     assert (tmp_path / "cv" / "fold-1" / "result.json").stat().st_mtime_ns == stamp  # finished folds are reused
+
+
+@pytest.mark.slow
+def test_a_tuned_model_named_in_settings_serves_ingest_ask_and_the_app(obliqa_folder, tmp_path, capsys, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from regcite.cli import main
+
+    root = Path(__file__).resolve().parents[2]
+    assert main(["--data-dir", str(tmp_path / "train"), "tune-embedder", "--obliqa", str(obliqa_folder),
+                 "--mine-with", "dense", "--batch-size", "4", "--seed", "1", "--out", str(tmp_path / "tuned"),
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    data = tmp_path / "data"
+    monkeypatch.setenv("REGCITE_DATA_DIR", str(data))
+    monkeypatch.setenv("REGCITE_EMBED_MODEL", str(tmp_path / "tuned"))
+    assert main(["ingest", str(root / "corpus" / "regulations"), "--no-progress"]) == 0
+    capsys.readouterr()
+    question = "How long does a creditor have to notify an applicant after taking adverse action on an existing account?"
+    assert main(["ask", question, "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    cited = [c["reference"] for s in answer["sentences"] for c in s["citations"]]
+    assert "12 CFR 1002.9(a)(1)(iii)" in cited
+
+    at = AppTest.from_file(str(root / "ui" / "app.py"), default_timeout=120).run()
+    at.chat_input[0].set_value(question).run()
+    assert not at.exception
+    assert at.subheader[0].value == "[1] 12 CFR 1002\\.9\\(a\\)\\(1\\)\\(iii\\)"
+
+    # The index remembers the tuned model: the packaged one may not query it.
+    monkeypatch.delenv("REGCITE_EMBED_MODEL")
+    assert main(["ask", question]) != 0
+    assert "tuned" in capsys.readouterr().err
