@@ -242,3 +242,84 @@ def test_constructing_backends_loads_nothing():
 
 def test_extractive_is_the_default_backend():
     assert isinstance(make_backend(load_settings(env={})), ExtractiveBackend)
+
+
+@pytest.fixture
+def canned_server():
+    """A real OpenAI-compatible HTTP server on loopback that streams whatever text the test sets, in small chunks.
+
+    It stands in for a model that misbehaves on cue (no markers, invented markers, an R1 trace) over the same wire
+    protocol, client and stream parsing as vLLM or llama.cpp; no real model emits those on demand.
+    """
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    state = {"text": "", "requests": []}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            state["requests"].append(body)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            text = state["text"]
+            for i in range(0, len(text), 7):
+                chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
+                         "choices": [{"index": 0, "delta": {"content": text[i:i + 7]}, "finish_reason": None}]}
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            done = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
+                    "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+            self.wfile.write(f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n".encode())
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state["url"] = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def _over_http(state, text: str, model: str = "Qwen2.5-7B-Instruct"):
+    state["text"] = text
+    settings = _settings(llm_backend="openai", llm_model=model, llm_base_url=state["url"], llm_retries=0)
+    tokens: list[str] = []
+    answer = answer_question(QUESTION, LexicalRetriever(), make_backend(settings), settings, on_token=tokens.append)
+    return answer, "".join(tokens)
+
+
+def test_served_model_with_no_markers_yields_unsupported_sentences(canned_server):
+    answer, _ = _over_http(canned_server, "Thirty days. Ask your lender.")
+    assert answer.backend == "openai" and not answer.fallback_reason
+    assert [s.verdict for s in answer.sentences] == [Verdict.UNSUPPORTED, Verdict.UNSUPPORTED]
+    assert answer.citations == ()
+
+
+def test_served_model_that_invents_markers_has_them_removed_and_counted(canned_server):
+    answer, _ = _over_http(canned_server, "A creditor has 30 days after adverse action on an existing account [1][42]. "
+                                          "See also [99].")
+    assert answer.dropped_markers == 2 and "[42]" not in answer.text and "[99]" not in answer.text
+    assert [c.reference for c in answer.citations] == ["12 CFR 1002.9(a)(1)(iii)"]
+    assert answer.sentences[0].verdict is Verdict.SUPPORTED
+
+
+def test_served_sentence_with_a_number_absent_from_its_clause_is_unsupported(canned_server):
+    answer, _ = _over_http(canned_server, "A creditor has 45 days after adverse action on an existing account [1].")
+    assert answer.sentences[0].verdict is Verdict.UNSUPPORTED
+    assert any("45" in p for p in answer.sentences[0].problems)
+
+
+def test_served_r1_trace_never_reaches_the_answer_or_the_stream(canned_server):
+    answer, streamed = _over_http(
+        canned_server, "<think>The user wants 60 days? No: item (iii) says 30.</think>\n"
+                       "A creditor has 30 days after adverse action on an existing account [1].",
+        model="DeepSeek-R1-Distill-Qwen-7B")
+    assert "<think>" not in answer.text and "60 days" not in answer.text and "60 days" not in streamed
+    assert "60 days" in answer.reasoning and "30 days" in answer.text
+    request = canned_server["requests"][-1]
+    assert all(m["role"] != "system" for m in request["messages"])  # R1 profile: no system prompt
+    assert request["temperature"] == pytest.approx(0.6)
