@@ -1,13 +1,13 @@
 """The ingest job: unchanged files cost nothing, changed files replace, prune, bad files skipped by name, atomic runs."""
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import re
 
-import numpy as np
 import pytest
+
+from tests.conftest import hashed_word_vectors
 
 from ingest.pipeline import ingest_paths, walk
 from rag.store import open_index
@@ -47,12 +47,7 @@ class HashEmbedder:
         if self.fail:
             raise RuntimeError("embedder crashed")
         self.embedded += list(texts)
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
-        out[:, 0] += 1e-3  # no zero rows
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
+        return hashed_word_vectors(texts, self.dim)
 
     def embed_query(self, text):
         return self.embed_documents([text])[0]

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import hashed_word_vectors
+
 from rag.config import load_settings
 from rag.errors import ModelUnavailable
 from rag.lexical import LexicalIndex
@@ -33,12 +35,7 @@ class HashEmbedder:
         self.queries = 0
 
     def embed_documents(self, texts):
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in re.findall(r"[a-z0-9]+|[\u4e00-\u9fff]", text.lower()):
-                out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
-        out[:, 0] += 1e-3  # no zero rows
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
+        return hashed_word_vectors(texts, self.dim, r"[a-z0-9]+|[\u4e00-\u9fff]")
 
     def embed_query(self, text):
         self.queries += 1
