@@ -26,9 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-train-questions", type=int, default=0, help="cap per fold (0: all four fifths)")
     p.add_argument("--max-test-questions", type=int, default=0, help="cap per held-out fold (0: the whole fifth)")
     p.add_argument("--rulebooks", default="", help="comma-separated rulebook numbers for a smoke run (default: all)")
-    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--side", choices=("query", "both"), default="query", help="what training changes (see tune-embedder)")
+    p.add_argument("--epochs", type=int, help="default: the side's (4 query, 1 both)")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--lr", type=float, help="default: the side's (1e-4 query, 5e-5 both)")
+    p.add_argument("--scale", type=float, help="default: the side's (50 query, 20 both)")
     p.add_argument("--hard-negatives", type=int, default=1)
     p.add_argument("--mine-with", choices=("retriever", "dense"), default="retriever")
     p.add_argument("--hybrid-mode", default="default",
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     from evals.crossval import CrossvalPlan, format_summary, run_crossval
-    from evals.tune import TuneConfig
+    from evals.tune import tune_config
     from rag.config import load_settings
 
     settings = load_settings(overrides={"device": args.device})
@@ -49,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
                         max_test_questions=args.max_test_questions, hybrid_mode=args.hybrid_mode,
                         mine_with=args.mine_with, seed=args.seed,
                         rulebooks=tuple(int(x) for x in args.rulebooks.split(",") if x.strip()))
-    config = TuneConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-                        hard_negatives=args.hard_negatives, seed=args.seed)
+    config = tune_config(args.side, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
+                         scale=args.scale, hard_negatives=args.hard_negatives, seed=args.seed)
     result = run_crossval(args.benchmark, settings, args.work_dir, plan, config,
                           untuned_data_dir=args.untuned_data_dir, progress=not args.no_progress)
     result.update({"command": " ".join(sys.argv), "machine": f"{platform.machine()}, {platform.processor() or '?'}",

@@ -107,23 +107,24 @@ def run_crossval(benchmark_dir: Path, settings: Settings, work_dir: Path, plan: 
     """
     from evals import obliqa
     from evals.metrics import mean_and_spread
-    from evals.tune import make_ranker, questions_from_obliqa, tune
+    from evals.tune import corpus_of, make_ranker, questions_from_obliqa, tune
 
     benchmark_dir, work_dir = Path(benchmark_dir), Path(work_dir)
-    corpus = benchmark_dir / "StructuredRegulatoryDocuments"
+    corpus_dir = benchmark_dir / "StructuredRegulatoryDocuments"
     questions_file = benchmark_dir / "ObliQA_dev.json"
     if plan.rulebooks:
-        corpus = _subset_corpus(corpus, plan.rulebooks, work_dir)
+        corpus_dir = _subset_corpus(corpus_dir, plan.rulebooks, work_dir)
     started = time.perf_counter()
 
     untuned = settings.replace(data_dir=Path(untuned_data_dir) if untuned_data_dir else work_dir / "untuned")
-    obliqa.ingest_corpus(corpus, untuned, progress=progress)  # resumable: a stored rulebook is skipped
-    passages = {p.uuid: p.text for path in sorted(corpus.glob("*.json")) if path.stem.isdigit()
+    obliqa.ingest_corpus(corpus_dir, untuned, progress=progress)  # resumable: a stored rulebook is skipped
+    passages = {p.uuid: p.text for path in sorted(corpus_dir.glob("*.json")) if path.stem.isdigit()
                 for p in obliqa.load_passages(path)}
-    dev = [q for q in obliqa.load_dev_questions(questions_file, corpus) if q.gold and all(g in passages for g in q.gold)]
+    dev = [q for q in obliqa.load_dev_questions(questions_file, corpus_dir) if q.gold and all(g in passages for g in q.gold)]
     log.info("cross-validating over %d dev questions with gold in the corpus", len(dev))
     rank, index = make_ranker(untuned, plan.mine_with)
     rank = _remembered(rank)  # folds share training questions; the untuned ranking of each is computed once
+    corpus = corpus_of(index) if config.side == "query" else None
 
     folds = []
     for i, (train, test) in enumerate(kfold(dev, plan.folds, plan.seed)):
@@ -144,15 +145,19 @@ def run_crossval(benchmark_dir: Path, settings: Settings, work_dir: Path, plan: 
             [(f"ObliQA dev folds != {i + 1}", questions_from_obliqa(train, passages))], rank,
             lambda cid: index.clause(cid).text, settings.embed_model, fold_dir, config,
             scoring=[(f"ObliQA dev fold {i + 1}", [(q.question_id, q.question) for q in test])],
-            out_dir=fold_dir / "model", device=settings.device, progress=progress,
+            out_dir=fold_dir / "model", device=settings.device, progress=progress, corpus=corpus,
         )
-        tuned = settings.replace(data_dir=fold_dir / "data", embed_model=str(result.model_dir))
-        ingest = obliqa.ingest_corpus(corpus, tuned, progress=progress)
+        # A query-side model shares the untuned index (its documents are the base model's): the ingest below
+        # then finds every rulebook stored and embeds nothing, which the record shows.
+        tuned_data = untuned.data_dir if config.side == "query" else fold_dir / "data"
+        tuned = settings.replace(data_dir=tuned_data, embed_model=str(result.model_dir))
+        ingest = obliqa.ingest_corpus(corpus_dir, tuned, progress=progress)
         record = {
             "fold": i + 1, "fingerprint": fingerprint, "train_questions": len(train), "test_questions": len(test),
             "untuned": _scores(test, untuned, plan.hybrid_mode, progress),
             "tuned": _scores(test, tuned, plan.hybrid_mode, progress),
             "training": result.card["metrics"], "reembed_seconds": ingest["seconds"],
+            "reembedded_passages": ingest["passages_added"],
             "seconds": round(time.perf_counter() - fold_started, 1), "model_dir": str(result.model_dir),
         }
         record_file.write_text(json.dumps(record, indent=2), encoding="utf-8")

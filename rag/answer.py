@@ -9,6 +9,7 @@ from typing import Sequence
 from rag.cite import ABSTAIN, build_messages, cite_sentences, is_abstention, parse_markers, render_answer
 from rag.config import PACKAGED_EMBEDDER, Settings
 from rag.context import build_context
+from rag.embed import base_model_of
 from rag.errors import BackendUnavailable, ModelUnavailable
 from rag.llm.base import ChatBackend, OnToken
 from rag.llm.extractive import ExtractiveBackend
@@ -36,12 +37,13 @@ def coverage(question: str, hit: Hit) -> float:
 
 def relevance(question: str, hits: Sequence[Hit], settings: Settings) -> tuple[bool, float]:
     """(answerable, best evidence). A clause named in the question always counts. The packaged English embedder's
-    cosines say nothing about Chinese text, so for a Chinese question only lexical coverage counts with it."""
+    cosines say nothing about Chinese text, and tuning on English questions does not teach it Chinese, so for a
+    Chinese question only lexical coverage counts with it or a model tuned from it."""
     if not hits:
         return False, 0.0
     if any(h.via == "reference" for h in hits):
         return True, 1.0
-    trust_dense = settings.embed_model != PACKAGED_EMBEDDER or not _CJK.search(question)
+    trust_dense = base_model_of(settings.embed_model) != PACKAGED_EMBEDDER or not _CJK.search(question)
     best = 0.0
     for h in hits:
         best = max(best, coverage(question, h))

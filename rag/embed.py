@@ -34,12 +34,42 @@ def _looks_like_path(name: str) -> bool:
     return name.startswith(("/", "./", "../", "~")) or os.sep in name and Path(name).expanduser().exists()
 
 
+# Written by `regcite tune-embedder` (evals.tune.CARD_JSON); read here so a tuned folder needs no evals import.
+TUNING_CARD = "regcite-tuning.json"
+
+
+def document_model_of(folder: Path) -> str | None:
+    """The model that embeds documents for a query-side-tuned folder (its base), else None.
+
+    Such a folder routes documents through the untouched base weights, so an index built with the base model is
+    the same index: it keeps the base's name and nothing needs re-embedding.
+    """
+    try:
+        card = json.loads((folder / TUNING_CARD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return card.get("document_model") if card.get("hyperparameters", {}).get("side") == "query" else None
+
+
+def base_model_of(embed_model: str) -> str:
+    """The model a configured embedder started from: a tuned folder's base, else the name itself."""
+    path = Path(embed_model).expanduser()
+    try:
+        return json.loads((path / TUNING_CARD).read_text(encoding="utf-8")).get("base_model") or embed_model
+    except (OSError, ValueError):
+        return embed_model
+
+
 def _dim_from_folder(folder: Path) -> int | None:
     """The output dimension read from a sentence-transformers folder's configs, so no model (or torch) loads."""
     try:
         modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    if any(m.get("type", "").endswith("Router") for m in modules):
+        # A query/document Router keeps each route's modules in <route>_<i>_<Kind> folders.
+        modules = [{"type": d.name.split("_")[-1], "path": d.name} for d in sorted(folder.glob("document_*_*"))
+                   if d.is_dir()]
     dim = None
     for module in modules:
         kind = module.get("type", "")
@@ -57,11 +87,14 @@ def _dim_from_folder(folder: Path) -> int | None:
 class Embedder:
     """Embeds documents and queries with one sentence-transformers model; the model loads on first use.
 
-    `name` is the configured name (stable across machines, stored with the index), not the resolved path.
+    `name` identifies the document embeddings and is stored with the index: the configured name (stable across
+    machines, not the resolved path), or for a query-side-tuned folder the base model whose weights embed its
+    documents. `configured` is always what settings named.
     """
 
-    def __init__(self, name: str, source: str, local: bool, device: str, batch_size: int):
+    def __init__(self, name: str, source: str, local: bool, device: str, batch_size: int, configured: str = ""):
         self.name = name
+        self.configured = configured or name
         self._source = source  # a folder, or a hub name resolved from the local cache only
         self._local = local
         self._device = device
@@ -89,13 +122,23 @@ class Embedder:
 
     def embed_documents(self, texts: list[str] | tuple[str, ...]) -> np.ndarray:
         """(n, dim) float32, L2-normalised, in the order given."""
+        return self._embed(texts, "document")
+
+    def embed_queries(self, texts: list[str] | tuple[str, ...]) -> np.ndarray:
+        """Questions as the model embeds queries: a query-side-tuned model sends them through its tuned weights."""
+        return self._embed(texts, "query")
+
+    def _embed(self, texts, role: str) -> np.ndarray:
         if not len(texts):
             return np.zeros((0, self.dim), dtype=np.float32)
         model = self._load()
+        # encode_query/encode_document equal encode for a plain model without prompts (all-MiniLM-L6-v2); they
+        # route a query/document Router and add a model's own "query: " style prompts where it declares them.
+        encode = model.encode_query if role == "query" else model.encode_document
         # Length-sorted batches pad less; the inverse permutation restores the caller's order.
         order = np.argsort([len(t) for t in texts], kind="stable")
         sorted_texts = [texts[i] for i in order]
-        vectors = model.encode(
+        vectors = encode(
             sorted_texts,
             batch_size=self._batch_size,
             normalize_embeddings=True,
@@ -108,7 +151,7 @@ class Embedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         """(dim,) float32, L2-normalised."""
-        return self.embed_documents([text])[0]
+        return self.embed_queries([text])[0]
 
 
 def _model_dim(model) -> int:
@@ -154,6 +197,7 @@ def load_embedder(settings: Settings) -> Embedder:
                 f"sentence-transformers folder or to {PACKAGED_EMBEDDER!r}"
             )
         source, local = str(path), True
+        name = document_model_of(path) or name
     else:
         source, local = name, False
-    return Embedder(name, source, local, settings.device, settings.embed_batch_size)
+    return Embedder(name, source, local, settings.device, settings.embed_batch_size, configured=settings.embed_model)

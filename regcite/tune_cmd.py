@@ -18,12 +18,17 @@ def add_arguments(name: str, parser) -> None:
                         help="a set the tuned model will be scored on (.jsonl/.csv, or an ObliQA questions .json): "
                              "training refuses if any question overlaps it by id or normalised text")
     parser.add_argument("--out", metavar="DIR", help="model folder (default: DATA_DIR/models/<base>-tuned-<date>-<hash>)")
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--side", choices=("query", "both"), default="query",
+                        help="query (default): train the question encoder against the corpus as the base model "
+                             "embedded it; switching to the result re-embeds nothing. both: full fine-tuning; "
+                             "every document must be re-embedded")
+    parser.add_argument("--epochs", type=int, help="default 4 (query side) or 1 (both)")
     parser.add_argument("--seed", type=int, default=0, help="training is deterministic on CPU given the seed")
-    parser.add_argument("--batch-size", type=int, default=32, help="in-batch negatives grow with it (default 32)")
-    parser.add_argument("--lr", type=float, default=5e-5, help="learning rate (default 5e-5)")
+    parser.add_argument("--batch-size", type=int, default=32, help="questions per step (default 32)")
+    parser.add_argument("--lr", type=float, help="learning rate (default 1e-4 query side, 5e-5 both)")
+    parser.add_argument("--scale", type=float, help="softmax scale, 1/temperature (default 50 query side, 20 both)")
     parser.add_argument("--hard-negatives", type=int, default=1,
-                        help="negatives mined from our retriever per pair (default 1; 0: in-batch only)")
+                        help="side both: negatives mined from our retriever per pair (default 1; 0: in-batch only)")
     parser.add_argument("--mine-with", choices=("retriever", "dense"), default="retriever",
                         help="mine with the configured hybrid retriever (default) or the dense index alone")
     parser.add_argument("--max-questions", type=int, default=0, help="train on the first N questions only (0: all)")
@@ -53,7 +58,7 @@ def _obliqa_paths(folder: Path) -> tuple[Path, Path]:
 
 
 def run(name: str, args, settings) -> int:
-    from evals.tune import TuneConfig, tune
+    from evals.tune import tune, tune_config
 
     if not args.sets and not args.obliqa:
         print("regcite tune-embedder: give --set SET and/or --obliqa DIR", file=sys.stderr)
@@ -63,8 +68,8 @@ def run(name: str, args, settings) -> int:
         print("regcite tune-embedder: train on --set or on --obliqa, not both at once", file=sys.stderr)
         return 2
     progress = not args.no_progress
-    config = TuneConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-                        hard_negatives=args.hard_negatives, seed=args.seed, lora=args.lora)
+    config = tune_config(args.side, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
+                         scale=args.scale, hard_negatives=args.hard_negatives, seed=args.seed, lora=args.lora)
     scoring = [(path, _scoring_items(path)) for path in args.exclude_set]
 
     if args.obliqa:
@@ -91,21 +96,29 @@ def run(name: str, args, settings) -> int:
         questions = questions[: args.max_questions]
 
     # The overlap check runs before any index is opened for mining: a refused run costs nothing.
-    from evals.tune import check_no_overlap, make_ranker
+    from evals.tune import check_no_overlap, corpus_of, make_ranker
 
     for scoring_name, items in scoring:
         check_no_overlap([(q.qid, q.question) for q in questions], items, scoring_name)
-    if args.obliqa and args.hard_negatives:
+    needs_index = config.side == "query" or args.hard_negatives
+    if args.obliqa and needs_index:
         obliqa.ingest_corpus(corpus, index_settings, progress=progress)  # skips rulebooks already stored
-    rank, index = make_ranker(index_settings, args.mine_with) if args.hard_negatives else (None, None)
+    rank, index = make_ranker(index_settings, args.mine_with) if needs_index else (None, None)
     text_of = (lambda cid: index.clause(cid).text) if index is not None else str
-    result = tune([(sources_name, questions)], rank, text_of, settings.embed_model, settings.data_dir / "models",
-                  config, scoring=scoring, out_dir=Path(args.out) if args.out else None, device=settings.device,
-                  progress=progress)
+    result = tune([(sources_name, questions)], rank if args.hard_negatives else None, text_of, settings.embed_model,
+                  settings.data_dir / "models", config, scoring=scoring,
+                  out_dir=Path(args.out) if args.out else None, device=settings.device, progress=progress,
+                  corpus=corpus_of(index) if config.side == "query" else None)
     m = result.card["metrics"]
     print(f"tuned model: {result.model_dir}")
-    print(f"  {result.card['questions']} questions, {result.card['pairs']} pairs "
-          f"({result.card['pairs_with_negative']} with a hard negative), {m['steps']} steps, "
-          f"loss {m['train_loss']}, {m['seconds']} s on {m['device']}")
-    print(f"  use it: REGCITE_EMBED_MODEL={result.model_dir} (then re-ingest: an index refuses to mix models)")
+    if config.side == "query":
+        print(f"  query side: {result.card['questions']} questions against {m['corpus_vectors']} corpus vectors, "
+              f"{m['steps']} steps, loss {m['train_loss']}, {m['seconds']} s on {m['device']}")
+        print(f"  use it: REGCITE_EMBED_MODEL={result.model_dir} (indexes built with {settings.embed_model} "
+              "serve it as they are: nothing to re-embed)")
+    else:
+        print(f"  {result.card['questions']} questions, {result.card['pairs']} pairs "
+              f"({result.card['pairs_with_negative']} with a hard negative), {m['steps']} steps, "
+              f"loss {m['train_loss']}, {m['seconds']} s on {m['device']}")
+        print(f"  use it: REGCITE_EMBED_MODEL={result.model_dir} (then re-ingest: an index refuses to mix models)")
     return 0

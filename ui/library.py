@@ -15,14 +15,17 @@ def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
-def _overview(index) -> None:
+def _overview(index, settings) -> None:
     clauses = Counter(c.version_id for c in index.clauses)
     cols = st.columns(4)
     cols[0].metric("Documents", len(index.documents))
     cols[1].metric("Clauses", f"{len(index.clauses):,}")
     cols[2].metric("Pages", f"{sum(d.pages for d in index.documents.values()):,}")
     cols[3].metric("Index generation", index.generation)
-    st.caption(f":material/hub: embedded with {render.md_escape(index.model_name)} ({index.dim} dimensions)")
+    caption = f":material/hub: embedded with {render.md_escape(index.model_name)} ({index.dim} dimensions)"
+    if settings.embed_model != index.model_name:  # a query-side tuned model searches the base model's index
+        caption += f"; questions embedded with {render.md_escape(settings.embed_model)}"
+    st.caption(caption)
     st.dataframe(
         render.document_rows(index.documents, clauses), hide_index=True, width="stretch",
         column_config={
@@ -164,7 +167,7 @@ def page() -> None:
         if index is None:
             st.info("Nothing is indexed yet: add documents in the *Add documents* tab.", icon=":material/info:")
         else:
-            _overview(index)
+            _overview(index, settings)
     with tab_browse:
         if index is not None:
             _browser(index, settings)

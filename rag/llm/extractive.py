@@ -98,8 +98,8 @@ class ExtractiveBackend:
                    for (_, text), ref in zip(candidates, references)]
         scores = lexical
         if self.embedder is not None:
-            vectors = self.embedder.embed_documents([question, *(t for _, t in candidates)])
-            cosines = vectors[1:] @ vectors[0]
+            vectors = self.embedder.embed_documents([t for _, t in candidates])
+            cosines = vectors @ self.embedder.embed_query(question)
             scores = [0.5 * lx + 0.5 * float(cs) for lx, cs in zip(lexical, cosines)]
         # Retrieval rank breaks ties: the first blocks were judged most relevant by the fused retriever.
         ranked = sorted(

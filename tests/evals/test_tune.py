@@ -115,31 +115,72 @@ def _index_of_passages(settings):
     return open_index(settings), embedder
 
 
-def _gold_reciprocal_ranks(model_source: str) -> tuple[np.ndarray, np.ndarray]:
+def _gold_reciprocal_ranks(model_source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(reciprocal rank of each question's own passage among the 9 texts, document vectors, query vectors)."""
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(model_source, device="cpu", local_files_only=True)
-    docs = model.encode([p for _, _, p in PAIRS] + DISTRACTORS, normalize_embeddings=True)
-    queries = model.encode([q for _, q, _ in PAIRS], normalize_embeddings=True)
+    docs = model.encode_document([p for _, _, p in PAIRS] + DISTRACTORS, normalize_embeddings=True)
+    queries = model.encode_query([q for _, q, _ in PAIRS], normalize_embeddings=True)
     scores = queries @ docs.T
     ranks = np.array([1 + int((scores[i] > scores[i, i]).sum()) for i in range(len(PAIRS))])
-    return 1.0 / ranks, docs
+    return 1.0 / ranks, docs, queries
 
 
 @pytest.mark.slow
-def test_tiny_training_run_changes_the_embedder_and_improves_ranking_of_its_pairs(settings, tmp_path):
-    from evals.tune import base_source, dense_ranker
+def test_query_side_training_moves_questions_keeps_documents_and_improves_ranking(settings, tmp_path):
+    from evals.tune import base_source, corpus_of
+    from rag.embed import load_embedder
+    from rag.store import open_index
 
     index, embedder = _index_of_passages(settings)
     questions = [TrainQuestion(qid, q, (qid,), (p,)) for qid, q, p in PAIRS]
     config = TuneConfig(epochs=6, batch_size=2, learning_rate=1e-4, warmup_ratio=0.0, seed=7)
+    result = tune([("tiny", questions)], None, str, "all-MiniLM-L6-v2", tmp_path / "models", config,
+                  scoring=[("unrelated", [("s1", "What is a PFP?")])], device="cpu", progress=False,
+                  corpus=corpus_of(index))
+
+    before, docs_before, queries_before = _gold_reciprocal_ranks(base_source("all-MiniLM-L6-v2"))
+    after, docs_after, queries_after = _gold_reciprocal_ranks(str(result.model_dir))
+    np.testing.assert_allclose(docs_after, docs_before, atol=1e-6)  # documents: the base model's vectors
+    assert not np.allclose(queries_after, queries_before, atol=1e-3)  # questions: the trained encoder
+    assert after.mean() > before.mean() + 0.25, (before, after)
+    assert (after == 1.0).sum() >= (before == 1.0).sum() + 2, (before, after)
+
+    card = json.loads((result.model_dir / CARD_JSON).read_text())
+    assert card["hyperparameters"]["side"] == "query" and card["document_model"] == "all-MiniLM-L6-v2"
+    assert card["metrics"]["corpus_vectors"] == len(PAIRS) + len(DISTRACTORS) and card["seed"] == 7
+    assert "query encoder only" in (result.model_dir / "README.md").read_text()
+
+    # Named in settings, it serves the index built with the base model as it is: nothing to re-embed.
+    tuned_settings = settings.replace(embed_model=str(result.model_dir))
+    tuned = load_embedder(tuned_settings)
+    assert tuned.name == "all-MiniLM-L6-v2" and tuned.configured == str(result.model_dir) and tuned.dim == 384
+    open_index(tuned_settings).check_model(tuned.name)
+    np.testing.assert_allclose(tuned.embed_query(PAIRS[0][1]), queries_after[0], atol=1e-5)
+    np.testing.assert_allclose(tuned.embed_documents([PAIRS[0][2]])[0], embedder.embed_documents([PAIRS[0][2]])[0],
+                               atol=1e-6)
+
+
+@pytest.mark.slow
+def test_full_training_run_changes_the_embedder_and_improves_ranking_of_its_pairs(settings, tmp_path):
+    from evals.tune import base_source, dense_ranker
+    from rag.embed import load_embedder
+    from rag.errors import ModelMismatch
+
+    index, embedder = _index_of_passages(settings)
+    questions = [TrainQuestion(qid, q, (qid,), (p,)) for qid, q, p in PAIRS]
+    config = TuneConfig(side="both", epochs=6, batch_size=2, learning_rate=1e-4, warmup_ratio=0.0, scale=20.0, seed=7)
     result = tune([("tiny", questions)], dense_ranker(index, embedder, k=5), lambda cid: index.clause(cid).text,
                   "all-MiniLM-L6-v2", tmp_path / "models", config, scoring=[("unrelated", [("s1", "What is a PFP?")])],
                   device="cpu", progress=False)
 
-    before, docs_before = _gold_reciprocal_ranks(base_source("all-MiniLM-L6-v2"))
-    after, docs_after = _gold_reciprocal_ranks(str(result.model_dir))
+    before, docs_before, _ = _gold_reciprocal_ranks(base_source("all-MiniLM-L6-v2"))
+    after, docs_after, _ = _gold_reciprocal_ranks(str(result.model_dir))
     assert not np.allclose(docs_before, docs_after, atol=1e-3)  # the weights moved
+    # Its documents changed, so the base model's index refuses it.
+    with pytest.raises(ModelMismatch):
+        index.check_model(load_embedder(settings.replace(embed_model=str(result.model_dir))).name)
     # Reciprocal rank of each question's own passage among the 9 texts: 0.20 on average before (none first).
     assert after.mean() > before.mean() + 0.25, (before, after)
     assert (after == 1.0).sum() >= (before == 1.0).sum() + 2, (before, after)
@@ -163,14 +204,17 @@ def test_tiny_training_run_changes_the_embedder_and_improves_ranking_of_its_pair
 
 
 @pytest.mark.slow
-def test_training_is_deterministic_given_the_seed(tmp_path):
+def test_training_is_deterministic_given_the_seed(settings, tmp_path):
+    from evals.tune import corpus_of
+
+    corpus = corpus_of(_index_of_passages(settings)[0])
     questions = [TrainQuestion(qid, q, (qid,), (p,)) for qid, q, p in PAIRS]
     config = TuneConfig(epochs=2, batch_size=3, learning_rate=1e-4, seed=11)
     runs = []
     for name in ("a", "b"):
         result = tune([("tiny", questions)], None, str, "all-MiniLM-L6-v2", tmp_path, config,
-                      out_dir=tmp_path / name, device="cpu", progress=False)
-        runs.append(_gold_reciprocal_ranks(str(result.model_dir))[1])
+                      out_dir=tmp_path / name, device="cpu", progress=False, corpus=corpus)
+        runs.append(_gold_reciprocal_ranks(str(result.model_dir))[2])
     np.testing.assert_allclose(runs[0], runs[1], atol=1e-6)
 
 
@@ -180,12 +224,13 @@ def test_lora_training_merges_into_a_plain_model_folder(tmp_path):
 
     pytest.importorskip("peft", reason="LoRA is optional: pip install peft")
     questions = [TrainQuestion(qid, q, (qid,), (p,)) for qid, q, p in PAIRS]
-    config = TuneConfig(epochs=4, batch_size=6, learning_rate=5e-4, seed=1, lora=True, lora_r=8, lora_alpha=16)
+    config = TuneConfig(side="both", epochs=4, batch_size=6, learning_rate=5e-4, scale=20.0, seed=1, lora=True,
+                        lora_r=8, lora_alpha=16)
     result = tune([("tiny", questions)], None, str, "all-MiniLM-L6-v2", tmp_path, config, device="cpu",
                   progress=False)
     assert not (result.model_dir / "adapter_config.json").exists()  # merged: loads without peft
-    before, docs_before = _gold_reciprocal_ranks(base_source("all-MiniLM-L6-v2"))
-    after, docs_after = _gold_reciprocal_ranks(str(result.model_dir))
+    before, docs_before, _ = _gold_reciprocal_ranks(base_source("all-MiniLM-L6-v2"))
+    after, docs_after, _ = _gold_reciprocal_ranks(str(result.model_dir))
     assert not np.allclose(docs_before, docs_after, atol=1e-4)
     assert after.mean() > before.mean()
 
@@ -239,8 +284,19 @@ def test_command_trains_on_an_obliqa_folder_and_prints_the_model_folder(obliqa_f
     model_dir = Path(out.split("tuned model: ")[1].split()[0])
     assert model_dir.parent == data / "models" and model_dir.name.startswith("all-MiniLM-L6-v2-tuned-")
     card = json.loads((model_dir / CARD_JSON).read_text())
-    assert card["questions"] == 6 and card["pairs_with_negative"] == 6 and card["hyperparameters"]["seed"] == 3
-    assert (data / "obliqa" / "index" / "catalog.sqlite").exists()  # negatives were mined from an ObliQA index
+    assert card["questions"] == 6 and card["hyperparameters"]["seed"] == 3
+    assert card["hyperparameters"]["side"] == "query" and card["metrics"]["corpus_vectors"] == 9
+    assert card["hyperparameters"]["epochs"] == 1 and card["hyperparameters"]["scale"] == 50.0  # the side's default
+    assert (data / "obliqa" / "index" / "catalog.sqlite").exists()  # the corpus came from an ObliQA index
+    assert "nothing to re-embed" in out
+
+    code = main(["--data-dir", str(data), "tune-embedder", "--obliqa", str(obliqa_folder), "--side", "both",
+                 "--mine-with", "dense", "--batch-size", "4", "--seed", "3", "--no-progress"])
+    assert code == 0
+    out = capsys.readouterr().out
+    card = json.loads((Path(out.split("tuned model: ")[1].split()[0]) / CARD_JSON).read_text())
+    assert card["pairs_with_negative"] == 6 and card["hyperparameters"]["side"] == "both"  # negatives were mined
+    assert card["hyperparameters"]["learning_rate"] == 5e-5 and "re-ingest" in out
 
 
 @pytest.mark.slow
@@ -256,6 +312,8 @@ def test_crossval_scores_every_series_per_fold_and_resumes(obliqa_folder, settin
         for metric in ("recall@10", "map@10"):
             assert 0.0 <= result["summary"][series][metric]["mean"] <= 1.0 and result["summary"][series][metric]["n"] == 2
     assert "| tuned hybrid - untuned hybrid |" in format_summary(result)
+    # Query side: the tuned model shares the untuned index, so scoring it re-embedded nothing.
+    assert [f["reembedded_passages"] for f in result["folds"]] == [0, 0]
     stamp = (tmp_path / "cv" / "fold-1" / "result.json").stat().st_mtime_ns
     again = run_crossval(obliqa_folder, settings, tmp_path / "cv", plan, config, progress=False)
     assert again["folds"] == result["folds"]
@@ -275,9 +333,12 @@ def test_a_tuned_model_named_in_settings_serves_ingest_ask_and_the_app(obliqa_fo
     capsys.readouterr()
     data = tmp_path / "data"
     monkeypatch.setenv("REGCITE_DATA_DIR", str(data))
-    monkeypatch.setenv("REGCITE_EMBED_MODEL", str(tmp_path / "tuned"))
     assert main(["ingest", str(root / "corpus" / "regulations"), "--no-progress"]) == 0
     capsys.readouterr()
+    # Switching the index built with the base model to the query-side model re-embeds nothing.
+    monkeypatch.setenv("REGCITE_EMBED_MODEL", str(tmp_path / "tuned"))
+    assert main(["ingest", str(root / "corpus" / "regulations"), "--no-progress"]) == 0
+    assert "(0 embedded)" in capsys.readouterr().out
     question = "How long does a creditor have to notify an applicant after taking adverse action on an existing account?"
     assert main(["ask", question, "--json"]) == 0
     answer = json.loads(capsys.readouterr().out)
@@ -289,7 +350,35 @@ def test_a_tuned_model_named_in_settings_serves_ingest_ask_and_the_app(obliqa_fo
     assert not at.exception
     assert at.subheader[0].value == "[1] 12 CFR 1002\\.9\\(a\\)\\(1\\)\\(iii\\)"
 
-    # The index remembers the tuned model: the packaged one may not query it.
-    monkeypatch.delenv("REGCITE_EMBED_MODEL")
+    # A fully tuned model changes the documents' vectors: the index refuses it until re-ingested.
+    monkeypatch.delenv("REGCITE_EMBED_MODEL")  # tuning starts from the base model
+    assert main(["--data-dir", str(tmp_path / "train"), "tune-embedder", "--obliqa", str(obliqa_folder),
+                 "--side", "both", "--mine-with", "dense", "--batch-size", "4", "--seed", "1",
+                 "--out", str(tmp_path / "tuned-both"), "--no-progress"]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("REGCITE_EMBED_MODEL", str(tmp_path / "tuned-both"))
     assert main(["ask", question]) != 0
-    assert "tuned" in capsys.readouterr().err
+    assert "tuned-both" in capsys.readouterr().err
+
+
+def test_tuning_refuses_a_query_side_model_as_its_base(tmp_path):
+    from rag.errors import ConfigError
+
+    tuned = tmp_path / "tuned"
+    tuned.mkdir()
+    (tuned / CARD_JSON).write_text(json.dumps({"base_model": "all-MiniLM-L6-v2", "document_model": "all-MiniLM-L6-v2",
+                                               "hyperparameters": {"side": "query"}}))
+    questions = [TrainQuestion(qid, q, (qid,), (p,)) for qid, q, p in PAIRS]
+    with pytest.raises(ConfigError, match="tune from its base model"):
+        tune([("tiny", questions)], None, str, str(tuned), tmp_path, TuneConfig(), corpus=([], np.zeros((0, 384))))
+
+
+def test_side_defaults_and_overrides():
+    from evals.tune import tune_config
+    from rag.errors import ConfigError
+
+    assert (tune_config().epochs, tune_config().scale) == (4, 50.0)
+    both = tune_config("both", epochs=None, learning_rate=2e-5)
+    assert (both.side, both.epochs, both.learning_rate, both.scale) == ("both", 1, 2e-5, 20.0)
+    with pytest.raises(ConfigError, match="side must be"):
+        tune_config("documents")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -174,3 +175,14 @@ def test_a_chinese_question_naming_an_article_answers_from_it_over_the_sample_co
     assert references[0] == "反洗钱法 第二十九条" and "反洗钱法 第二十九条（一）" in references, answer.text
     lead_in = "有下列情形之一的，金融机构应当开展客户尽职调查"
     assert answer.text.count(lead_in) == 1, answer.text  # the items do not repeat the words that introduce them
+
+
+def test_a_model_tuned_from_the_english_embedder_still_cannot_read_chinese(settings, tmp_path):
+    tuned = tmp_path / "minilm-tuned"
+    tuned.mkdir()
+    (tuned / "regcite-tuning.json").write_text(json.dumps({"base_model": "all-MiniLM-L6-v2",
+                                                           "hyperparameters": {"side": "query"}}))
+    h = hit("12 CFR 1002.9(a)(1)(iii)", dense=0.9)
+    assert not relevance(OUT_OF_CORPUS, [h], settings.replace(embed_model=str(tuned)))[0]
+    # A model of another lineage is trusted with Chinese: its cosines may mean something there.
+    assert relevance(OUT_OF_CORPUS, [h], settings.replace(embed_model="BAAI/bge-m3"))[0]

@@ -63,3 +63,34 @@ def test_folder_that_is_not_a_model_raises_model_unavailable(settings, tmp_path)
     embedder = load_embedder(settings.replace(embed_model=str(tmp_path / "junk"), device="cpu"))
     with pytest.raises(ModelUnavailable):
         embedder.embed_documents(["x"])
+
+
+def _tuned_folder(root, side: str):
+    """A tuned folder's card and config files as `regcite tune-embedder` writes them (no weights needed here)."""
+    import json
+
+    folder = root / f"tuned-{side}"
+    (folder / "document_1_Pooling").mkdir(parents=True)
+    (folder / "document_1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": 384}))
+    (folder / "modules.json").write_text(json.dumps([{"idx": 0, "name": "0", "path": "",
+                                                       "type": "sentence_transformers.base.modules.Router"}]))
+    (folder / "regcite-tuning.json").write_text(json.dumps({"base_model": "all-MiniLM-L6-v2",
+                                                            "document_model": "all-MiniLM-L6-v2",
+                                                            "hyperparameters": {"side": side}}))
+    return folder
+
+
+def test_a_query_side_tuned_folder_is_named_by_its_document_model(settings, tmp_path):
+    from rag.embed import base_model_of
+
+    folder = _tuned_folder(tmp_path, "query")
+    embedder = load_embedder(settings.replace(embed_model=str(folder)))
+    # Stored with the index and checked against it: the base model's index serves this folder as it is.
+    assert embedder.name == "all-MiniLM-L6-v2" and embedder.configured == str(folder)
+    assert embedder.dim == 384  # read from the document route's config, no model loaded
+    assert base_model_of(str(folder)) == "all-MiniLM-L6-v2" and base_model_of("BAAI/bge-m3") == "BAAI/bge-m3"
+
+
+def test_a_fully_tuned_folder_keeps_its_own_name(settings, tmp_path):
+    folder = _tuned_folder(tmp_path, "both")
+    assert load_embedder(settings.replace(embed_model=str(folder))).name == str(folder)
