@@ -17,6 +17,7 @@ from evals.tune import TuneConfig, normalize_question
 log = logging.getLogger(__name__)
 
 SERIES = ("untuned dense", "tuned dense", "untuned hybrid", "tuned hybrid")
+CHOSEN = "tuned hybrid, weight chosen in training folds"
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,11 @@ class CrossvalPlan:
     mine_with: str = "retriever"  # "retriever" (the configured hybrid) or "dense"
     rulebooks: tuple[int, ...] = ()  # restrict the corpus (and the questions) to these rulebooks; () = all 40
     seed: int = 0
+    # Query side only: per fold, train once more on an inner split of the training questions, pick the dense
+    # weight that scores best on the inner held-out part, and score the fold's model with it. Adds a series
+    # without touching the others, so a finished fold gains it without being redone.
+    choose_weight: bool = False
+    weights: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7)
 
 
 def kfold(questions: Sequence, k: int, seed: int = 0) -> list[tuple[list, list]]:
@@ -93,7 +99,8 @@ def _scores(questions, settings: Settings, hybrid_mode: str, progress: bool) -> 
 
 
 def _fingerprint(base_model: str, plan: CrossvalPlan, config: TuneConfig, fold: int) -> str:
-    data = json.dumps([base_model, asdict(plan), asdict(config), fold], sort_keys=True)
+    core = {k: v for k, v in asdict(plan).items() if k not in ("choose_weight", "weights")}
+    data = json.dumps([base_model, core, asdict(config), fold], sort_keys=True)
     return hashlib.sha256(data.encode()).hexdigest()[:12]
 
 
@@ -109,6 +116,10 @@ def run_crossval(benchmark_dir: Path, settings: Settings, work_dir: Path, plan: 
     from evals.metrics import mean_and_spread
     from evals.tune import corpus_of, make_ranker, questions_from_obliqa, tune
 
+    from rag.errors import ConfigError
+
+    if plan.choose_weight and config.side != "query":
+        raise ConfigError("choosing the dense weight inside the folds needs query-side tuning (a shared index)")
     benchmark_dir, work_dir = Path(benchmark_dir), Path(work_dir)
     corpus_dir = benchmark_dir / "StructuredRegulatoryDocuments"
     questions_file = benchmark_dir / "ObliQA_dev.json"
@@ -126,6 +137,28 @@ def run_crossval(benchmark_dir: Path, settings: Settings, work_dir: Path, plan: 
     rank = _remembered(rank)  # folds share training questions; the untuned ranking of each is computed once
     corpus = corpus_of(index) if config.side == "query" else None
 
+    def items(questions) -> list[tuple[str, str]]:
+        return [(q.question_id, q.question) for q in questions]
+
+    def chosen_weight(i: int, train: list, test: list, model_dir: Path) -> dict:
+        """The dense weight picked on an inner split of fold i's training questions, and the fold scored with it."""
+        from evals.obliqa import evaluate_modes
+
+        inner_train, inner_val = kfold(train, plan.folds, plan.seed + 1)[0]
+        inner = tune([(f"ObliQA dev folds != {i + 1}, inner training part", questions_from_obliqa(inner_train, passages))],
+                     None, str, settings.embed_model, work_dir, config,
+                     scoring=[("inner validation part", items(inner_val)), (f"ObliQA dev fold {i + 1}", items(test))],
+                     out_dir=work_dir / f"fold-{i + 1}" / "inner-model", device=settings.device, progress=progress,
+                     corpus=corpus)
+        modes = [f"weighted:{w}" for w in plan.weights]
+        sweep = evaluate_modes(inner_val, untuned.replace(embed_model=str(inner.model_dir)), modes, progress)
+        # Ties go to the weight nearest the configured one.
+        best = max(plan.weights, key=lambda w: (sweep[f"weighted:{w}"]["recall@10"], -abs(w - settings.dense_weight)))
+        held_out = evaluate_modes(test, untuned.replace(embed_model=str(model_dir)), [f"weighted:{best}"], progress)
+        return {"dense_weight": best, "inner_train_questions": len(inner_train), "inner_val_questions": len(inner_val),
+                "inner_recall@10": {str(w): sweep[f"weighted:{w}"]["recall@10"] for w in plan.weights},
+                "hybrid": held_out[f"weighted:{best}"]}
+
     folds = []
     for i, (train, test) in enumerate(kfold(dev, plan.folds, plan.seed)):
         fold_dir = work_dir / f"fold-{i + 1}"
@@ -135,6 +168,9 @@ def run_crossval(benchmark_dir: Path, settings: Settings, work_dir: Path, plan: 
             record = json.loads(record_file.read_text(encoding="utf-8"))
             if record.get("fingerprint") == fingerprint:
                 log.info("fold %d already done; reusing %s", i + 1, record_file)
+                if plan.choose_weight and "chosen" not in record:
+                    record["chosen"] = chosen_weight(i, train, test, Path(record["model_dir"]))
+                    record_file.write_text(json.dumps(record, indent=2), encoding="utf-8")
                 folds.append(record)
                 continue
         # Caps draw a seeded random sample, so a capped fold does not depend on the order of the dev file.
@@ -160,6 +196,8 @@ def run_crossval(benchmark_dir: Path, settings: Settings, work_dir: Path, plan: 
             "reembedded_passages": ingest["passages_added"],
             "seconds": round(time.perf_counter() - fold_started, 1), "model_dir": str(result.model_dir),
         }
+        if plan.choose_weight:
+            record["chosen"] = chosen_weight(i, train, test, result.model_dir)
         record_file.write_text(json.dumps(record, indent=2), encoding="utf-8")
         log.info("fold %d: %s", i + 1, {k: record[k] for k in ("untuned", "tuned")})
         folds.append(record)
@@ -172,6 +210,12 @@ def run_crossval(benchmark_dir: Path, settings: Settings, work_dir: Path, plan: 
         m: mean_and_spread([f["tuned"]["hybrid"][m] - f["untuned"]["hybrid"][m] for f in folds])
         for m in ("recall@10", "map@10")
     }
+    if folds and all("chosen" in f for f in folds):
+        summary[CHOSEN] = {m: mean_and_spread([f["chosen"]["hybrid"][m] for f in folds]) for m in ("recall@10", "map@10")}
+        summary[f"{CHOSEN} - untuned hybrid"] = {
+            m: mean_and_spread([f["chosen"]["hybrid"][m] - f["untuned"]["hybrid"][m] for f in folds])
+            for m in ("recall@10", "map@10")
+        }
     return {
         "plan": asdict(plan), "tune_config": asdict(config), "base_model": settings.embed_model,
         "questions": len(dev), "corpus_passages": len([t for t in passages.values() if t.strip()]),

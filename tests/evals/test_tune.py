@@ -319,6 +319,20 @@ def test_crossval_scores_every_series_per_fold_and_resumes(obliqa_folder, settin
     assert again["folds"] == result["folds"]
     assert (tmp_path / "cv" / "fold-1" / "result.json").stat().st_mtime_ns == stamp  # finished folds are reused
 
+    # Choosing the dense weight on an inner split adds a series to finished folds without retraining them.
+    from evals.crossval import CHOSEN
+
+    model_stamp = (tmp_path / "cv" / "fold-1" / "model" / "modules.json").stat().st_mtime_ns
+    plan = CrossvalPlan(folds=2, mine_with="dense", seed=1, choose_weight=True, weights=(0.2, 0.8))
+    chosen = run_crossval(obliqa_folder, settings, tmp_path / "cv", plan, config, progress=False)
+    assert (tmp_path / "cv" / "fold-1" / "model" / "modules.json").stat().st_mtime_ns == model_stamp
+    for fold, before in zip(chosen["folds"], result["folds"]):
+        assert fold["chosen"]["dense_weight"] in (0.2, 0.8) and fold["tuned"] == before["tuned"]
+        assert fold["chosen"]["inner_train_questions"] + fold["chosen"]["inner_val_questions"] == fold["train_questions"]
+        # The inner model never saw the held-out fold, nor the inner part it chose the weight on.
+        assert (tmp_path / "cv" / f"fold-{fold['fold']}" / "inner-model" / TRAINED_ON).exists()
+    assert chosen["summary"][CHOSEN]["recall@10"]["n"] == 2 and f"| {CHOSEN} - untuned hybrid |" in format_summary(chosen)
+
 
 @pytest.mark.slow
 def test_a_tuned_model_named_in_settings_serves_ingest_ask_and_the_app(obliqa_folder, tmp_path, capsys, monkeypatch):
