@@ -306,18 +306,17 @@ def _merge_lora(model) -> None:
     module.model = module.model.merge_and_unload()
 
 
-def train_model(source: str, pairs: Sequence[TrainPair], config: TuneConfig, out_dir: Path,
-                device: str = "auto", progress: bool = True) -> dict:
-    """Train with MultipleNegativesRankingLoss (in-batch + hard negatives), save to out_dir, return training stats."""
+def _fit(source: str, columns: dict, make_loss, config: TuneConfig, out_dir: Path, device: str, progress: bool,
+         **training_args):
+    """Load source, train it on the columns with make_loss(model) under the trainer; (model, stats).
+
+    The model comes back with its own window restored and any LoRA adapters merged, ready to save.
+    """
     import transformers
     from datasets import Dataset
     from sentence_transformers import (SentenceTransformer, SentenceTransformerTrainer,
                                        SentenceTransformerTrainingArguments)
-    from sentence_transformers.losses import MultipleNegativesRankingLoss
-    from sentence_transformers.training_args import BatchSamplers
 
-    if not pairs:
-        raise ConfigError("no training pairs: the questions have no gold passages that could be found")
     transformers.set_seed(config.seed)
     resolved = _device(device)
     model = SentenceTransformer(source, device=resolved, local_files_only=True)
@@ -325,35 +324,47 @@ def train_model(source: str, pairs: Sequence[TrainPair], config: TuneConfig, out
     model.max_seq_length = min(window or config.max_seq_length, config.max_seq_length)
     if config.lora:
         _apply_lora(model, config)
-    columns = {"anchor": [p.anchor for p in pairs], "positive": [p.positive for p in pairs]}
-    if any(p.negative for p in pairs):
-        # Rows without a mined negative borrow their own positive's neighbour in the list: a column cannot be ragged.
-        columns["negative"] = [p.negative or pairs[(i + 1) % len(pairs)].positive for i, p in enumerate(pairs)]
-    dataset = Dataset.from_dict(columns)
+    rows = len(next(iter(columns.values())))
     work = out_dir.parent / (out_dir.name + ".work")
     args = SentenceTransformerTrainingArguments(
         output_dir=str(work), num_train_epochs=config.epochs, per_device_train_batch_size=config.batch_size,
         learning_rate=config.learning_rate, warmup_steps=float(config.warmup_ratio),  # a float is a ratio in transformers 5
-        seed=config.seed,
-        data_seed=config.seed, full_determinism=resolved == "cpu",
-        # The same question with two gold passages in one batch would make one gold the other's negative.
-        batch_sampler=BatchSamplers.NO_DUPLICATES, save_strategy="no", report_to="none",
-        logging_steps=max(1, len(pairs) // config.batch_size // 10), disable_tqdm=not progress,
-        use_cpu=resolved == "cpu", dataloader_num_workers=0,
+        seed=config.seed, data_seed=config.seed, full_determinism=resolved == "cpu", save_strategy="no",
+        report_to="none", logging_steps=max(1, rows // config.batch_size // 10), disable_tqdm=not progress,
+        use_cpu=resolved == "cpu", dataloader_num_workers=0, **training_args,
     )
-    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset,
-                                         loss=MultipleNegativesRankingLoss(model, scale=config.scale))
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=Dataset.from_dict(columns),
+                                         loss=make_loss(model))
     started = time.perf_counter()
     output = trainer.train()
     seconds = time.perf_counter() - started
     if config.lora:
         _merge_lora(model)
     model.max_seq_length = window
+    _remove_tree(work)
+    return model, {"train_loss": round(float(output.training_loss), 4), "steps": int(output.global_step),
+                   "seconds": round(seconds, 1), "device": resolved}
+
+
+def train_model(source: str, pairs: Sequence[TrainPair], config: TuneConfig, out_dir: Path,
+                device: str = "auto", progress: bool = True) -> dict:
+    """Train with MultipleNegativesRankingLoss (in-batch + hard negatives), save to out_dir, return training stats."""
+    from sentence_transformers.losses import MultipleNegativesRankingLoss
+    from sentence_transformers.training_args import BatchSamplers
+
+    if not pairs:
+        raise ConfigError("no training pairs: the questions have no gold passages that could be found")
+    columns = {"anchor": [p.anchor for p in pairs], "positive": [p.positive for p in pairs]}
+    if any(p.negative for p in pairs):
+        # Rows without a mined negative borrow their own positive's neighbour in the list: a column cannot be ragged.
+        columns["negative"] = [p.negative or pairs[(i + 1) % len(pairs)].positive for i, p in enumerate(pairs)]
+    model, stats = _fit(source, columns, lambda m: MultipleNegativesRankingLoss(m, scale=config.scale), config,
+                        out_dir, device, progress,
+                        # The same question with two gold passages in one batch would make one gold the other's negative.
+                        batch_sampler=BatchSamplers.NO_DUPLICATES)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(str(out_dir))
-    _remove_tree(work)
-    return {"train_loss": round(float(output.training_loss), 4), "steps": int(output.global_step),
-            "seconds": round(seconds, 1), "device": resolved}
+    return stats
 
 
 def corpus_of(index) -> tuple[list[str], "np.ndarray"]:
@@ -397,10 +408,7 @@ def train_query_side(source: str, questions: Sequence[TrainQuestion], corpus: tu
     The saved model sends queries through the trained weights and documents through a fresh copy of the base, so
     its document vectors are the base model's bit for bit.
     """
-    import transformers
-    from datasets import Dataset
-    from sentence_transformers import (SentenceTransformer, SentenceTransformerTrainer,
-                                       SentenceTransformerTrainingArguments)
+    from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Router
 
     ids, vectors = corpus
@@ -410,40 +418,16 @@ def train_query_side(source: str, questions: Sequence[TrainQuestion], corpus: tu
     if not rows:
         raise ConfigError("no training questions have a gold clause in the index used as the corpus")
     width = max(len(gold) for _, gold in rows)
-    transformers.set_seed(config.seed)
-    resolved = _device(device)
-    model = SentenceTransformer(source, device=resolved, local_files_only=True)
-    window = model.max_seq_length
-    model.max_seq_length = min(window or config.max_seq_length, config.max_seq_length)
-    if config.lora:
-        _apply_lora(model, config)
     # One row per question, its gold positions padded with -1: a question with two gold clauses wants both.
-    dataset = Dataset.from_dict({"anchor": [t for t, _ in rows],
-                                 "label": [gold + [-1] * (width - len(gold)) for _, gold in rows]})
-    work = out_dir.parent / (out_dir.name + ".work")
-    args = SentenceTransformerTrainingArguments(
-        output_dir=str(work), num_train_epochs=config.epochs, per_device_train_batch_size=config.batch_size,
-        learning_rate=config.learning_rate, warmup_steps=float(config.warmup_ratio), seed=config.seed,
-        data_seed=config.seed, full_determinism=resolved == "cpu", save_strategy="no", report_to="none",
-        logging_steps=max(1, len(rows) // config.batch_size // 10), disable_tqdm=not progress,
-        use_cpu=resolved == "cpu", dataloader_num_workers=0,
-    )
-    loss = _corpus_softmax_loss(model, vectors, config.scale)
-    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss)
-    started = time.perf_counter()
-    output = trainer.train()
-    seconds = time.perf_counter() - started
-    if config.lora:
-        _merge_lora(model)
-    model.max_seq_length = window
+    columns = {"anchor": [t for t, _ in rows], "label": [gold + [-1] * (width - len(gold)) for _, gold in rows]}
+    model, stats = _fit(source, columns, lambda m: _corpus_softmax_loss(m, vectors, config.scale), config, out_dir,
+                        device, progress)
     base = SentenceTransformer(source, device="cpu", local_files_only=True)
     routed = SentenceTransformer(modules=[Router.for_query_document(query_modules=list(model),
                                                                     document_modules=list(base))], device="cpu")
     out_dir.mkdir(parents=True, exist_ok=True)
     routed.save(str(out_dir))
-    _remove_tree(work)
-    return {"train_loss": round(float(output.training_loss), 4), "steps": int(output.global_step),
-            "seconds": round(seconds, 1), "device": resolved, "corpus_vectors": len(ids)}
+    return {**stats, "corpus_vectors": len(ids)}
 
 
 def _remove_tree(path: Path) -> None:
