@@ -505,9 +505,8 @@ def tune(
         check_no_overlap(items, scored, name)
     from rag.embed import document_model_of
 
-    if document_model_of(Path(base_model).expanduser()):
-        raise ConfigError(f"{base_model} is a query-side tuned model; tune from its base model "
-                          f"({document_model_of(Path(base_model).expanduser())}) instead")
+    if underlying := document_model_of(Path(base_model).expanduser()):
+        raise ConfigError(f"{base_model} is a query-side tuned model; tune from its base model ({underlying}) instead")
     if config.side == "query" and corpus is None:
         raise ConfigError("query-side tuning needs the corpus vectors of an index built with the base model")
     pairs = [] if config.side == "query" else mine_pairs(

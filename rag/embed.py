@@ -38,26 +38,26 @@ def _looks_like_path(name: str) -> bool:
 TUNING_CARD = "regcite-tuning.json"
 
 
+def _tuning_card(folder: Path) -> dict:
+    try:
+        return json.loads((folder / TUNING_CARD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def document_model_of(folder: Path) -> str | None:
     """The model that embeds documents for a query-side-tuned folder (its base), else None.
 
     Such a folder routes documents through the untouched base weights, so an index built with the base model is
     the same index: it keeps the base's name and nothing needs re-embedding.
     """
-    try:
-        card = json.loads((folder / TUNING_CARD).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    card = _tuning_card(folder)
     return card.get("document_model") if card.get("hyperparameters", {}).get("side") == "query" else None
 
 
 def base_model_of(embed_model: str) -> str:
     """The model a configured embedder started from: a tuned folder's base, else the name itself."""
-    path = Path(embed_model).expanduser()
-    try:
-        return json.loads((path / TUNING_CARD).read_text(encoding="utf-8")).get("base_model") or embed_model
-    except (OSError, ValueError):
-        return embed_model
+    return _tuning_card(Path(embed_model).expanduser()).get("base_model") or embed_model
 
 
 def _dim_from_folder(folder: Path) -> int | None:
