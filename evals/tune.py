@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from rag.config import PACKAGED_EMBEDDER
+from rag.embed import document_model_of
 from rag.errors import ConfigError, RegciteError
 from rag.types import Filters
 
@@ -503,8 +504,6 @@ def tune(
     items = [(q.qid, q.question) for q in questions]
     for name, scored in scoring:
         check_no_overlap(items, scored, name)
-    from rag.embed import document_model_of
-
     if underlying := document_model_of(Path(base_model).expanduser()):
         raise ConfigError(f"{base_model} is a query-side tuned model; tune from its base model ({underlying}) instead")
     if config.side == "query" and corpus is None:
