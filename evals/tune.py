@@ -437,6 +437,53 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+# ---- held-out check ---------------------------------------------------------------------------------------------
+
+HOLDOUT_WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7)
+
+
+def holdout_scores(questions: Sequence[TrainQuestion], base, tuned, weights: Sequence[float] = HOLDOUT_WEIGHTS,
+                   progress: bool = False) -> dict:
+    """Recall@10 / MAP@10 of held-out questions over one index, base vs tuned settings, dense and weighted fusion.
+
+    Both settings must search the same index (query-side tuning); the best weight is the tuned model's.
+    """
+    from tqdm import tqdm
+
+    from evals.metrics import retrieval_scores
+    from evals.obliqa import _QueryCache
+    from rag.embed import load_embedder
+    from rag.retrieve import Retriever
+    from rag.store import open_index
+
+    index = open_index(base)
+    qrels = {q.qid: list(q.gold_ids) for q in questions}
+    modes = [("dense", 1.0)] + [(f"weighted:{w}", w) for w in weights]
+    scores: dict = {}
+    for label, settings in (("base", base), ("tuned", tuned)):
+        embedder = _QueryCache(load_embedder(settings))  # each question is embedded once for all modes
+        index.check_model(embedder.name)
+        scores[label] = {}
+        for mode, weight in modes:
+            retriever = Retriever(index, embedder, settings.replace(fusion="weighted", dense_weight=weight))
+            rankings = {q.qid: [h.clause.clause_id for h in retriever.retrieve(q.question, Filters(), k=10)]
+                        for q in tqdm(questions, desc=f"{label} {mode}", disable=not progress)}
+            mean = retrieval_scores(rankings, qrels, ks=(10,), exact=True).mean
+            scores[label][mode] = {"recall@10": round(mean["recall@10"], 4), "map@10": round(mean["map@10"], 4)}
+    # Ties go to the configured weight's neighbourhood: the smaller change to settings.
+    best = max(weights, key=lambda w: (scores["tuned"][f"weighted:{w}"]["recall@10"], -abs(w - base.dense_weight)))
+    return {"questions": len(questions), "scores": scores, "best_dense_weight": best}
+
+
+def record_metrics(model_dir: Path, metrics: dict) -> dict:
+    """Add metrics to a tuned folder's card (JSON and README); returns the updated card."""
+    card = json.loads((model_dir / CARD_JSON).read_text(encoding="utf-8"))
+    card["metrics"].update(metrics)
+    (model_dir / CARD_JSON).write_text(json.dumps(card, indent=2, ensure_ascii=False), encoding="utf-8")
+    (model_dir / "README.md").write_text(_card_markdown(card), encoding="utf-8")
+    return card
+
+
 # ---- the versioned model folder ---------------------------------------------------------------------------------
 
 def model_folder(models_dir: Path, base_name: str, fingerprint: str, when: datetime) -> Path:
@@ -461,7 +508,13 @@ def _card_markdown(card: dict) -> str:
     data = "\n".join(f"- {d['name']}: {d['questions']} questions (ids sha256 {d['question_ids_sha256']})"
                      for d in card["training_data"])
     excluded = "\n".join(f"- {d['name']}: {d['questions']} questions" for d in card["excluded_scoring_sets"]) or "- none given"
-    metrics = "\n".join(f"- {k}: {v}" for k, v in card["metrics"].items()) or "- none recorded"
+    metrics = "\n".join(f"- {k}: {v}" for k, v in card["metrics"].items() if k != "holdout") or "- none recorded"
+    if held := card["metrics"].get("holdout"):
+        rows = "\n".join(f"| {mode} | {held['scores']['base'][mode]['recall@10']} / {held['scores']['base'][mode]['map@10']} "
+                         f"| {tuned['recall@10']} / {tuned['map@10']} |" for mode, tuned in held["scores"]["tuned"].items())
+        metrics += (f"\n\nOn {held['questions']} held-out questions it was not trained on (Recall@10 / MAP@10):\n\n"
+                    f"| retrieval | base model | this model |\n| --- | --- | --- |\n{rows}\n\n"
+                    f"Best dense weight for this model there: {held['best_dense_weight']}.")
     return (
         f"# {card['name']}\n\nA sentence-transformers embedder fine-tuned by `regcite tune-embedder` for retrieval "
         f"over regulations.\nUse it with `embed_model = \"{card['model_dir']}\"` (or REGCITE_EMBED_MODEL); an index "

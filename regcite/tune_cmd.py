@@ -32,6 +32,9 @@ def add_arguments(name: str, parser) -> None:
     parser.add_argument("--mine-with", choices=("retriever", "dense"), default="retriever",
                         help="mine with the configured hybrid retriever (default) or the dense index alone")
     parser.add_argument("--max-questions", type=int, default=0, help="train on the first N questions only (0: all)")
+    parser.add_argument("--holdout", type=float, default=0.0, metavar="FRACTION",
+                        help="query side: keep this share of the questions (e.g. 0.2) out of training, score base and "
+                             "tuned model on them, and record the figures and the best dense weight in the card")
     parser.add_argument("--lora", action="store_true", help="train LoRA adapters (peft) and merge them; for large models")
     parser.add_argument("--no-progress", action="store_true")
 
@@ -94,6 +97,17 @@ def run(name: str, args, settings) -> int:
         sources_name = ", ".join(args.sets)
     if args.max_questions:
         questions = questions[: args.max_questions]
+    held_out = []
+    if args.holdout:
+        if config.side != "query" or not 0 < args.holdout < 1:
+            print("regcite tune-embedder: --holdout takes a fraction between 0 and 1, with --side query",
+                  file=sys.stderr)
+            return 2
+        from evals.crossval import kfold
+
+        # Same-text questions stay together, as in cross-validation; the seed picks which part is held out.
+        held_out, questions = kfold(questions, max(2, round(1 / args.holdout)), args.seed)[0][::-1]
+        scoring.append(("held-out questions", [(q.qid, q.question) for q in held_out]))
 
     # The overlap check runs before any index is opened for mining: a refused run costs nothing.
     from evals.tune import check_no_overlap, corpus_of, make_ranker
@@ -111,6 +125,21 @@ def run(name: str, args, settings) -> int:
                   corpus=corpus_of(index) if config.side == "query" else None)
     m = result.card["metrics"]
     print(f"tuned model: {result.model_dir}")
+    if held_out:
+        from evals.tune import holdout_scores, record_metrics
+
+        report = holdout_scores(held_out, index_settings, index_settings.replace(embed_model=str(result.model_dir)),
+                                progress=progress)
+        record_metrics(result.model_dir, {"holdout": report})
+        base, tuned = report["scores"]["base"], report["scores"]["tuned"]
+        configured = f"weighted:{index_settings.dense_weight:g}"
+        print(f"  held out {report['questions']} questions, Recall@10 base → tuned: dense "
+              f"{base['dense']['recall@10']} → {tuned['dense']['recall@10']}"
+              + (f"; hybrid (dense {index_settings.dense_weight:g}) {base[configured]['recall@10']} → "
+                 f"{tuned[configured]['recall@10']}" if configured in tuned else ""))
+        best = report["best_dense_weight"]
+        print(f"  best dense weight for it there: {best:g} (Recall@10 {tuned[f'weighted:{best:g}']['recall@10']}); "
+              f"use it with REGCITE_DENSE_WEIGHT={best:g}")
     if config.side == "query":
         print(f"  query side: {result.card['questions']} questions against {m['corpus_vectors']} corpus vectors, "
               f"{m['steps']} steps, loss {m['train_loss']}, {m['seconds']} s on {m['device']}")

@@ -265,6 +265,16 @@ def test_command_refuses_training_on_questions_of_the_scoring_set(obliqa_folder,
     assert not (tmp_path / "data").exists()  # refused before ingesting, mining or training
 
 
+def test_holdout_needs_the_query_side_and_a_fraction(obliqa_folder, tmp_path, capsys):
+    from regcite.cli import main
+
+    for extra in (["--side", "both", "--holdout", "0.2"], ["--holdout", "1.5"]):
+        assert main(["--data-dir", str(tmp_path / "data"), "tune-embedder", "--obliqa", str(obliqa_folder),
+                     *extra, "--no-progress"]) == 2
+        assert "--holdout takes a fraction" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()
+
+
 def test_command_needs_training_data(capsys):
     from regcite.cli import main
 
@@ -297,6 +307,22 @@ def test_command_trains_on_an_obliqa_folder_and_prints_the_model_folder(obliqa_f
     card = json.loads((Path(out.split("tuned model: ")[1].split()[0]) / CARD_JSON).read_text())
     assert card["pairs_with_negative"] == 6 and card["hyperparameters"]["side"] == "both"  # negatives were mined
     assert card["hyperparameters"]["learning_rate"] == 5e-5 and "re-ingest" in out
+
+    # --holdout keeps half the questions out of training and scores base and tuned model on them.
+    code = main(["--data-dir", str(data), "tune-embedder", "--obliqa", str(obliqa_folder), "--holdout", "0.5",
+                 "--epochs", "6", "--batch-size", "2", "--seed", "3", "--no-progress"])
+    assert code == 0
+    out = capsys.readouterr().out
+    model_dir = Path(out.split("tuned model: ")[1].split()[0])
+    card = json.loads((model_dir / CARD_JSON).read_text())
+    held = card["metrics"]["holdout"]
+    trained = {json.loads(line)["id"] for line in (model_dir / TRAINED_ON).read_text().splitlines()}
+    assert card["questions"] + held["questions"] == 6 and len(trained) == card["questions"]
+    assert card["excluded_scoring_sets"][-1]["name"] == "held-out questions"
+    assert set(held["scores"]) == {"base", "tuned"} and held["best_dense_weight"] in (0.3, 0.4, 0.5, 0.6, 0.7)
+    assert all(0.0 <= v["recall@10"] <= 1.0 for v in held["scores"]["tuned"].values())
+    assert "held-out questions it was not trained on" in (model_dir / "README.md").read_text()
+    assert "REGCITE_DENSE_WEIGHT=" in out
 
 
 @pytest.mark.slow
