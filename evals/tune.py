@@ -514,7 +514,8 @@ def _card_markdown(card: dict) -> str:
                          f"| {tuned['recall@10']} / {tuned['map@10']} |" for mode, tuned in held["scores"]["tuned"].items())
         metrics += (f"\n\nOn {held['questions']} held-out questions it was not trained on (Recall@10 / MAP@10):\n\n"
                     f"| retrieval | base model | this model |\n| --- | --- | --- |\n{rows}\n\n"
-                    f"Best dense weight for this model there: {held['best_dense_weight']}.")
+                    f"Best dense weight for this model there: {held['best_dense_weight']} (its figure is optimistic: "
+                    "the weight was picked on the same questions).")
     return (
         f"# {card['name']}\n\nA sentence-transformers embedder fine-tuned by `regcite tune-embedder` for retrieval "
         f"over regulations.\nUse it with `embed_model = \"{card['model_dir']}\"` (or REGCITE_EMBED_MODEL); an index "

@@ -60,6 +60,18 @@ def _obliqa_paths(folder: Path) -> tuple[Path, Path]:
     return corpus, questions
 
 
+def _print_holdout(report: dict, dense_weight: float) -> None:
+    base, tuned = report["scores"]["base"], report["scores"]["tuned"]
+    configured = f"weighted:{dense_weight:g}"
+    hybrid = (f"; hybrid (dense {dense_weight:g}) {base[configured]['recall@10']} → {tuned[configured]['recall@10']}"
+              if configured in tuned else "")
+    print(f"  held out {report['questions']} questions, Recall@10 base → tuned: dense "
+          f"{base['dense']['recall@10']} → {tuned['dense']['recall@10']}{hybrid}")
+    best = report["best_dense_weight"]
+    print(f"  best dense weight for it there: {best:g} (Recall@10 {tuned[f'weighted:{best:g}']['recall@10']}, "
+          f"optimistic: picked on the same questions); use it with REGCITE_DENSE_WEIGHT={best:g}")
+
+
 def run(name: str, args, settings) -> int:
     from evals.tune import tune, tune_config
 
@@ -131,15 +143,7 @@ def run(name: str, args, settings) -> int:
         report = holdout_scores(held_out, index_settings, index_settings.replace(embed_model=str(result.model_dir)),
                                 progress=progress)
         record_metrics(result.model_dir, {"holdout": report})
-        base, tuned = report["scores"]["base"], report["scores"]["tuned"]
-        configured = f"weighted:{index_settings.dense_weight:g}"
-        print(f"  held out {report['questions']} questions, Recall@10 base → tuned: dense "
-              f"{base['dense']['recall@10']} → {tuned['dense']['recall@10']}"
-              + (f"; hybrid (dense {index_settings.dense_weight:g}) {base[configured]['recall@10']} → "
-                 f"{tuned[configured]['recall@10']}" if configured in tuned else ""))
-        best = report["best_dense_weight"]
-        print(f"  best dense weight for it there: {best:g} (Recall@10 {tuned[f'weighted:{best:g}']['recall@10']}); "
-              f"use it with REGCITE_DENSE_WEIGHT={best:g}")
+        _print_holdout(report, index_settings.dense_weight)
     if config.side == "query":
         print(f"  query side: {result.card['questions']} questions against {m['corpus_vectors']} corpus vectors, "
               f"{m['steps']} steps, loss {m['train_loss']}, {m['seconds']} s on {m['device']}")
