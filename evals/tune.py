@@ -448,29 +448,15 @@ def holdout_scores(questions: Sequence[TrainQuestion], base, tuned, weights: Seq
 
     Both settings must search the same index (query-side tuning); the best weight is the tuned model's.
     """
-    from tqdm import tqdm
+    from evals.obliqa import DevQuestion, evaluate_modes
 
-    from evals.metrics import retrieval_scores
-    from evals.obliqa import _QueryCache
-    from rag.embed import load_embedder
-    from rag.retrieve import Retriever
-    from rag.store import open_index
-
-    index = open_index(base)
-    qrels = {q.qid: list(q.gold_ids) for q in questions}
-    modes = [("dense", 1.0)] + [(f"weighted:{w}", w) for w in weights]
-    scores: dict = {}
-    for label, settings in (("base", base), ("tuned", tuned)):
-        embedder = _QueryCache(load_embedder(settings))  # each question is embedded once for all modes
-        index.check_model(embedder.name)
-        scores[label] = {}
-        for mode, weight in modes:
-            retriever = Retriever(index, embedder, settings.replace(fusion="weighted", dense_weight=weight))
-            rankings = {q.qid: [h.clause.clause_id for h in retriever.retrieve(q.question, Filters(), k=10)]
-                        for q in tqdm(questions, desc=f"{label} {mode}", disable=not progress)}
-            mean = retrieval_scores(rankings, qrels, ks=(10,), exact=True).mean
-            scores[label][mode] = {"recall@10": round(mean["recall@10"], 4), "map@10": round(mean["map@10"], 4)}
-    # Ties go to the configured weight's neighbourhood: the smaller change to settings.
+    # Scored as ObliQA scores its questions: clause ids compared exactly, every mode over one embedding a question.
+    scored = [DevQuestion(q.qid, q.question, q.gold_ids, 0) for q in questions]
+    modes = ["dense"] + [f"weighted:{w}" for w in weights]
+    scores = {label: {mode: {k: got[k] for k in ("recall@10", "map@10")}
+                      for mode, got in evaluate_modes(scored, settings, modes, progress).items()}
+              for label, settings in (("base", base), ("tuned", tuned))}
+    # Ties go to the weight nearest the configured one: the smaller change to settings.
     best = max(weights, key=lambda w: (scores["tuned"][f"weighted:{w}"]["recall@10"], -abs(w - base.dense_weight)))
     return {"questions": len(questions), "scores": scores, "best_dense_weight": best}
 
