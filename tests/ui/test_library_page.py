@@ -128,3 +128,24 @@ def test_good_upload_is_indexed_and_served_and_an_amendment_replaces_it(app_env)
     next(b for b in at.button if b.label == "Ingest uploaded files").click().run()
     assert any("1 replaced" in s.value for s in at.success)
     assert (app_env.uploads_dir / "staff_memo.md").read_bytes() == amended
+
+
+def test_overview_names_the_question_model_when_a_tuned_one_searches_the_index(app_env, tmp_path, monkeypatch):
+    import json
+
+    build_index(app_env)
+    assert "questions embedded with" not in "\n".join(c.value for c in _library().caption)
+
+    tuned = tmp_path / "minilm-tuned"
+    tuned.mkdir()
+    (tuned / "regcite-tuning.json").write_text(json.dumps({"base_model": "all-MiniLM-L6-v2",
+                                                           "document_model": "all-MiniLM-L6-v2",
+                                                           "hyperparameters": {"side": "query"}}))
+    monkeypatch.setenv("REGCITE_EMBED_MODEL", str(tuned))
+    import streamlit as st
+
+    st.cache_resource.clear()
+    hub = next(c.value for c in _library().caption if c.value.startswith(":material/hub:"))
+    # The index still holds the base model's vectors; the tuned folder only embeds the questions.
+    assert hub.startswith(":material/hub: embedded with all\\-MiniLM\\-L6\\-v2 (384 dimensions); questions embedded with")
+    assert hub.endswith("minilm\\-tuned")
