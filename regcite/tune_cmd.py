@@ -11,6 +11,9 @@ def add_arguments(name: str, parser) -> None:
     data.add_argument("--set", dest="sets", action="append", default=[], metavar="SET",
                       help="question set (.jsonl/.csv) whose gold clauses are in the index; repeat for several")
     data.add_argument("--obliqa", metavar="DIR", help="ObliQA folder (ObliQA_dev.json + StructuredRegulatoryDocuments)")
+    parser.add_argument("--obliqa-questions", metavar="FILE",
+                        help="the ObliQA split to train on (default: DIR/ObliQA_dev.json); e.g. ObliQA_train.json, "
+                             "then score on the dev split with `regcite eval obliqa`")
     parser.add_argument("--obliqa-data-dir", metavar="D",
                         help="index of the ObliQA rulebooks used to mine negatives (default: DATA_DIR/obliqa, "
                              "ingested there if missing, as `regcite eval obliqa` does)")
@@ -49,14 +52,15 @@ def _scoring_items(path: str) -> list[tuple[str, str]]:
     return [(q.qid, q.question) for q in load_set(p)]
 
 
-def _obliqa_paths(folder: Path) -> tuple[Path, Path]:
-    corpus = folder / "StructuredRegulatoryDocuments"
-    questions = folder / "ObliQA_dev.json"
-    for path in (corpus, questions):
-        if not path.exists():
-            from rag.errors import ConfigError
+def _obliqa_paths(folder: Path, questions_file: str | None) -> tuple[Path, Path]:
+    from rag.errors import ConfigError
 
-            raise ConfigError(f"--obliqa {folder}: no {path.name} there; pass the ObliQA benchmark folder")
+    corpus = folder / "StructuredRegulatoryDocuments"
+    if not corpus.is_dir():
+        raise ConfigError(f"--obliqa {folder}: no {corpus.name} there; pass the ObliQA benchmark folder")
+    questions = Path(questions_file) if questions_file else folder / "ObliQA_dev.json"
+    if not questions.is_file():
+        raise ConfigError(f"no ObliQA questions file {questions}; pass an ObliQA split with --obliqa-questions")
     return corpus, questions
 
 
@@ -75,6 +79,9 @@ def _print_holdout(report: dict, dense_weight: float) -> None:
 def run(name: str, args, settings) -> int:
     from evals.tune import tune, tune_config
 
+    if args.obliqa_questions and not args.obliqa:
+        print("regcite tune-embedder: --obliqa-questions needs --obliqa DIR (the rulebooks)", file=sys.stderr)
+        return 2
     if not args.sets and not args.obliqa:
         print("regcite tune-embedder: give --set SET and/or --obliqa DIR", file=sys.stderr)
         return 2
@@ -91,7 +98,7 @@ def run(name: str, args, settings) -> int:
         from evals import obliqa
         from evals.tune import questions_from_obliqa
 
-        corpus, questions_file = _obliqa_paths(Path(args.obliqa))
+        corpus, questions_file = _obliqa_paths(Path(args.obliqa), args.obliqa_questions)
         index_settings = settings.replace(
             data_dir=Path(args.obliqa_data_dir) if args.obliqa_data_dir else settings.data_dir / "obliqa")
         passages = {p.uuid: p.text for path in sorted(corpus.glob("*.json")) if path.stem.isdigit()

@@ -265,6 +265,27 @@ def test_command_refuses_training_on_questions_of_the_scoring_set(obliqa_folder,
     assert not (tmp_path / "data").exists()  # refused before ingesting, mining or training
 
 
+def test_command_reads_the_obliqa_split_it_is_given(obliqa_folder, tmp_path, capsys):
+    from regcite.cli import main
+
+    # A training split with one question of its own; scoring on the dev split must still refuse the shared ones.
+    train = tmp_path / "ObliQA_train.json"
+    dev = json.loads((obliqa_folder / "ObliQA_dev.json").read_text(encoding="utf-8"))
+    train.write_text(json.dumps(dev[:1]), encoding="utf-8")
+    code = main(["--data-dir", str(tmp_path / "data"), "tune-embedder", "--obliqa", str(obliqa_folder),
+                 "--obliqa-questions", str(train), "--exclude-set", str(obliqa_folder / "ObliQA_dev.json"),
+                 "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "refusing to train" in err and "1 training question(s)" in err  # the given split, not the 6 dev ones
+
+    code = main(["--data-dir", str(tmp_path / "data"), "tune-embedder", "--obliqa", str(obliqa_folder),
+                 "--obliqa-questions", str(tmp_path / "missing.json"), "--no-progress"])
+    assert code == 2 and "no ObliQA questions file" in capsys.readouterr().err
+    assert main(["--data-dir", str(tmp_path / "data"), "tune-embedder", "--obliqa-questions", str(train)]) == 2
+    assert "needs --obliqa" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()
+
+
 def test_holdout_needs_the_query_side_and_a_fraction(obliqa_folder, tmp_path, capsys):
     from regcite.cli import main
 
