@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
 
-    from evals.obliqa import load_dev_questions, load_passages
+    from evals.obliqa import load_dev_questions, passage_texts
     from rag.config import load_settings
 
     if not args.benchmark.is_dir():
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     corpus = args.benchmark / "StructuredRegulatoryDocuments"
     questions = [q for q in load_dev_questions(args.benchmark / "ObliQA_dev.json", corpus) if q.gold]
-    texts = {p.uuid: p.text for path in sorted(corpus.glob("*.json")) if path.stem.isdigit() for p in load_passages(path)}
+    texts = passage_texts(corpus)
     settings = load_settings(overrides={"data_dir": str(args.data_dir)})
     ranks = {mode: _ranks(questions, settings, mode, not args.no_progress) for mode in ("dense", "bm25")}
 

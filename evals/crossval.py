@@ -129,8 +129,7 @@ def run_crossval(benchmark_dir: Path, settings: Settings, work_dir: Path, plan: 
 
     untuned = settings.replace(data_dir=Path(untuned_data_dir) if untuned_data_dir else work_dir / "untuned")
     obliqa.ingest_corpus(corpus_dir, untuned, progress=progress)  # resumable: a stored rulebook is skipped
-    passages = {p.uuid: p.text for path in sorted(corpus_dir.glob("*.json")) if path.stem.isdigit()
-                for p in obliqa.load_passages(path)}
+    passages = obliqa.passage_texts(corpus_dir)
     dev = [q for q in obliqa.load_dev_questions(questions_file, corpus_dir) if q.gold and all(g in passages for g in q.gold)]
     log.info("cross-validating over %d dev questions with gold in the corpus", len(dev))
     rank, index = make_ranker(untuned, plan.mine_with)

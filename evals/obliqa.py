@@ -56,6 +56,12 @@ def load_passages(path: Path) -> list[Passage]:
     return [Passage(r["ID"], int(r["DocumentID"]), str(r["PassageID"]), r["Passage"] or "") for r in rows]
 
 
+def passage_texts(corpus_dir: Path) -> dict[str, str]:
+    """Passage uuid -> text over every rulebook of the corpus folder (empty when it has none)."""
+    return {p.uuid: p.text for path in sorted(corpus_dir.glob("*.json")) if path.stem.isdigit()
+            for p in load_passages(path)}
+
+
 def _document_names(corpus_dir: Path) -> dict[str, str]:
     path = corpus_dir / "document_map.json"
     if not path.exists():

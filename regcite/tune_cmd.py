@@ -101,8 +101,7 @@ def run(name: str, args, settings) -> int:
         corpus, questions_file = _obliqa_paths(Path(args.obliqa), args.obliqa_questions)
         index_settings = settings.replace(
             data_dir=Path(args.obliqa_data_dir) if args.obliqa_data_dir else settings.data_dir / "obliqa")
-        passages = {p.uuid: p.text for path in sorted(corpus.glob("*.json")) if path.stem.isdigit()
-                    for p in obliqa.load_passages(path)}
+        passages = obliqa.passage_texts(corpus)
         questions = questions_from_obliqa(obliqa.load_dev_questions(questions_file, corpus), passages)
         sources_name = str(questions_file)
     else:
