@@ -12,7 +12,7 @@ from typing import Sequence
 
 from rag.config import Settings
 
-from evals.tune import TuneConfig, normalize_question
+from evals.tune import HOLDOUT_WEIGHTS, TuneConfig, best_dense_weight, normalize_question
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class CrossvalPlan:
     # weight that scores best on the inner held-out part, and score the fold's model with it. Adds a series
     # without touching the others, so a finished fold gains it without being redone.
     choose_weight: bool = False
-    weights: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7)
+    weights: tuple[float, ...] = HOLDOUT_WEIGHTS
 
 
 def kfold(questions: Sequence, k: int, seed: int = 0) -> list[tuple[list, list]]:
@@ -151,8 +151,7 @@ def run_crossval(benchmark_dir: Path, settings: Settings, work_dir: Path, plan: 
                      corpus=corpus)
         modes = [f"weighted:{w}" for w in plan.weights]
         sweep = evaluate_modes(inner_val, untuned.replace(embed_model=str(inner.model_dir)), modes, progress)
-        # Ties go to the weight nearest the configured one.
-        best = max(plan.weights, key=lambda w: (sweep[f"weighted:{w}"]["recall@10"], -abs(w - settings.dense_weight)))
+        best = best_dense_weight({w: sweep[f"weighted:{w}"]["recall@10"] for w in plan.weights}, settings.dense_weight)
         held_out = evaluate_modes(test, untuned.replace(embed_model=str(model_dir)), [f"weighted:{best}"], progress)
         return {"dense_weight": best, "inner_train_questions": len(inner_train), "inner_val_questions": len(inner_val),
                 "inner_recall@10": {str(w): sweep[f"weighted:{w}"]["recall@10"] for w in plan.weights},

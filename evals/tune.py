@@ -442,6 +442,11 @@ def _remove_tree(path: Path) -> None:
 HOLDOUT_WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7)
 
 
+def best_dense_weight(recall_by_weight: dict[float, float], configured: float) -> float:
+    """The weight with the highest Recall@10; ties go to the one nearest the configured weight (the smaller change)."""
+    return max(recall_by_weight, key=lambda w: (recall_by_weight[w], -abs(w - configured)))
+
+
 def holdout_scores(questions: Sequence[TrainQuestion], base, tuned, weights: Sequence[float] = HOLDOUT_WEIGHTS,
                    progress: bool = False) -> dict:
     """Recall@10 / MAP@10 of held-out questions over one index, base vs tuned settings, dense and weighted fusion.
@@ -456,8 +461,7 @@ def holdout_scores(questions: Sequence[TrainQuestion], base, tuned, weights: Seq
     scores = {label: {mode: {k: got[k] for k in ("recall@10", "map@10")}
                       for mode, got in evaluate_modes(scored, settings, modes, progress).items()}
               for label, settings in (("base", base), ("tuned", tuned))}
-    # Ties go to the weight nearest the configured one: the smaller change to settings.
-    best = max(weights, key=lambda w: (scores["tuned"][f"weighted:{w}"]["recall@10"], -abs(w - base.dense_weight)))
+    best = best_dense_weight({w: scores["tuned"][f"weighted:{w}"]["recall@10"] for w in weights}, base.dense_weight)
     return {"questions": len(questions), "scores": scores, "best_dense_weight": best}
 
 
