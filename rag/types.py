@@ -5,6 +5,7 @@ import bisect
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
+from typing import Iterable
 
 
 class Kind(str, Enum):
@@ -24,6 +25,19 @@ class Verdict(str, Enum):
     SUPPORTED = "supported"
     PARTIAL = "partial"
     UNSUPPORTED = "unsupported"
+
+    @property
+    def severity(self) -> int:
+        """0 supported, 1 partial, 2 unsupported: a sentence or card shows the worst of its citations."""
+        return _SEVERITY[self]
+
+
+_SEVERITY = {Verdict.SUPPORTED: 0, Verdict.PARTIAL: 1, Verdict.UNSUPPORTED: 2}
+
+
+def worst_verdict(verdicts: Iterable[Verdict]) -> Verdict:
+    """The least supported of the verdicts; UNSUPPORTED when there are none (nothing cited supports nothing)."""
+    return max(verdicts, key=lambda v: v.severity, default=Verdict.UNSUPPORTED)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,43 @@
+"""Answers as plain JSON values: one shape for `ask --json`, eval results, and every later record of an answer."""
+from __future__ import annotations
+
+from rag.types import Answer, Citation, Hit, Sentence
+
+
+def citation_to_dict(citation: Citation) -> dict:
+    c = citation
+    return {
+        "marker": c.marker, "clause_id": c.clause_id, "reference": c.reference, "document_title": c.document_title,
+        "version_id": c.version_id, "pages": str(c.page_span),
+        "page_span": {"first": c.page_span.first, "last": c.page_span.last},
+        "quote": c.quote, "verdict": c.verdict.value, "score": c.score,
+    }
+
+
+def sentence_to_dict(sentence: Sentence) -> dict:
+    return {"text": sentence.text, "verdict": sentence.verdict.value, "problems": list(sentence.problems),
+            "citations": [citation_to_dict(c) for c in sentence.citations]}
+
+
+def hit_to_dict(rank: int, hit: Hit) -> dict:
+    """A retrieved clause by reference and scores; its text stays in the index (clause_id finds it)."""
+    c, d = hit.clause, hit.document
+    return {
+        "rank": rank, "clause_id": c.clause_id, "reference": c.reference, "doc_id": d.doc_id,
+        "version_id": d.version_id, "document_title": d.title, "kind": d.kind.value,
+        "jurisdiction": d.jurisdiction, "language": d.language, "pages": str(c.page_span),
+        "score": hit.score, "dense_score": hit.dense_score, "lexical_score": hit.lexical_score, "via": hit.via,
+    }
+
+
+def answer_to_dict(answer: Answer) -> dict:
+    """Everything an Answer holds, JSON-ready; `citations` repeats the sentences' citations in order."""
+    return {
+        "question": answer.question, "text": answer.text, "abstained": answer.abstained,
+        "sentences": [sentence_to_dict(s) for s in answer.sentences],
+        "citations": [citation_to_dict(c) for c in answer.citations],
+        "hits": [hit_to_dict(i, h) for i, h in enumerate(answer.hits, 1)],
+        "backend": answer.backend, "model": answer.model, "timings_ms": dict(answer.timings_ms),
+        "reasoning": answer.reasoning, "fallback_reason": answer.fallback_reason,
+        "dropped_markers": answer.dropped_markers,
+    }
