@@ -59,6 +59,12 @@ class Settings:
     llm_temperature: float = -1.0  # negative: the model profile's default
     context_tokens: int = 3000
     nli_model: str = ""  # cross-encoder NLI model for citation verification; off by default
+    # Models named by hub id (not a folder) load from the local Hugging Face cache only: nothing reaches the network
+    # unless this says so. The packaged embedder and model folders never need it.
+    allow_model_downloads: bool = False
+    # The OpenAI-compatible server's key: from REGCITE_LLM_API_KEY only (never from the file, never from another
+    # product's variable), sent only to llm_base_url; kept out of repr and of every record of the settings.
+    llm_api_key: str = dataclasses.field(default="", repr=False)
 
     # App
     upload_max_mb: int = 50
@@ -71,13 +77,17 @@ class Settings:
     def uploads_dir(self) -> Path:
         return self.data_dir / "uploads"
 
-    @property
-    def llm_api_key(self) -> str:
-        # Secrets stay in the environment, never in the settings file.
-        return os.environ.get("REGCITE_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY") or "EMPTY"
-
     def replace(self, **changes) -> "Settings":
         return load_settings(env={}, overrides={**{f.name: getattr(self, f.name) for f in fields(self)}, **changes})
+
+
+SECRETS = ("llm_api_key",)
+
+
+def settings_record(settings: Settings) -> dict:
+    """Every setting as a JSON value, secrets left out: what a run manifest or a log may keep."""
+    return {f.name: str(v) if isinstance(v := getattr(settings, f.name), Path) else v
+            for f in fields(settings) if f.name not in SECRETS}
 
 
 def _coerce(name: str, kind: type, value):
@@ -135,6 +145,9 @@ def load_settings(
             raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
         table = table.get("regcite", table)
         for key, value in table.items():
+            if key in SECRETS:
+                raise ConfigError(f"{key} may not be set in {path}: secrets come from the environment "
+                                  f"(REGCITE_{key.upper()}), so the file can be shared and committed")
             if key not in types:
                 raise ConfigError(f"unknown setting {key!r} in {path}; known: {', '.join(sorted(types))}")
             values[key] = _coerce(key, types[key], value)

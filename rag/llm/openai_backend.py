@@ -30,7 +30,7 @@ class OpenAIBackend:
             import openai
 
             s = self._settings
-            self._client = openai.OpenAI(base_url=s.llm_base_url, api_key=s.llm_api_key,
+            self._client = openai.OpenAI(base_url=s.llm_base_url, api_key=s.llm_api_key or "EMPTY",
                                          timeout=s.llm_timeout_s, max_retries=s.llm_retries)
         return self._client
 
