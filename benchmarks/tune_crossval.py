@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     from evals.crossval import CrossvalPlan, format_summary, run_crossval
-    from evals.tune import tune_config
+    from evals.training import tune_config
     from rag.config import load_settings
 
     settings = load_settings(overrides={"device": args.device})

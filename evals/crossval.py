@@ -12,7 +12,9 @@ from typing import Sequence
 
 from rag.config import Settings
 
-from evals.tune import HOLDOUT_WEIGHTS, TuneConfig, best_dense_weight, normalize_question
+from evals.holdout import HOLDOUT_WEIGHTS, best_dense_weight
+from evals.overlap import normalize_question
+from evals.training import TuneConfig
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +116,9 @@ def run_crossval(benchmark_dir: Path, settings: Settings, work_dir: Path, plan: 
     """
     from evals import obliqa
     from evals.metrics import mean_and_spread
-    from evals.tune import corpus_of, make_ranker, questions_from_obliqa, tune
+    from evals.mining import TrainingSet, make_ranker, questions_from_obliqa
+    from evals.overlap import ScoringSet
+    from evals.tune import TuneJob, tune
 
     from rag.errors import ConfigError
 
@@ -134,21 +138,23 @@ def run_crossval(benchmark_dir: Path, settings: Settings, work_dir: Path, plan: 
     log.info("cross-validating over %d dev questions with gold in the corpus", len(dev))
     rank, index = make_ranker(untuned, plan.mine_with)
     rank = _remembered(rank)  # folds share training questions; the untuned ranking of each is computed once
-    corpus = corpus_of(index) if config.side == "query" else None
 
-    def items(questions) -> list[tuple[str, str]]:
-        return [(q.question_id, q.question) for q in questions]
+    def sources(name: str, questions) -> tuple[TrainingSet]:
+        return (TrainingSet(name, tuple(questions_from_obliqa(questions, passages))),)
+
+    def scoring(name: str, questions) -> ScoringSet:
+        return ScoringSet(name, tuple((q.question_id, q.question) for q in questions))
 
     def chosen_weight(i: int, train: list, test: list, model_dir: Path) -> dict:
         """The dense weight picked on an inner split of fold i's training questions, and the fold scored with it."""
         from evals.obliqa import evaluate_modes
 
         inner_train, inner_val = kfold(train, plan.folds, plan.seed + 1)[0]
-        inner = tune([(f"ObliQA dev folds != {i + 1}, inner training part", questions_from_obliqa(inner_train, passages))],
-                     None, str, settings.embed_model, work_dir, config,
-                     scoring=[("inner validation part", items(inner_val)), (f"ObliQA dev fold {i + 1}", items(test))],
-                     out_dir=work_dir / f"fold-{i + 1}" / "inner-model", device=settings.device, progress=progress,
-                     corpus=corpus)
+        job = TuneJob(sources(f"ObliQA dev folds != {i + 1}, inner training part", inner_train),
+                      settings.embed_model, config,
+                      scoring=(scoring("inner validation part", inner_val), scoring(f"ObliQA dev fold {i + 1}", test)),
+                      out_dir=work_dir / f"fold-{i + 1}" / "inner-model", device=settings.device)
+        inner = tune(job, index, progress=progress)
         modes = [f"weighted:{w}" for w in plan.weights]
         sweep = evaluate_modes(inner_val, untuned.replace(embed_model=str(inner.model_dir)), modes, progress)
         best = best_dense_weight({w: sweep[f"weighted:{w}"]["recall@10"] for w in plan.weights}, settings.dense_weight)
@@ -175,12 +181,10 @@ def run_crossval(benchmark_dir: Path, settings: Settings, work_dir: Path, plan: 
         train = _sample(train, plan.max_train_questions, plan.seed + i)
         test = _sample(test, plan.max_test_questions, plan.seed + i)
         fold_started = time.perf_counter()
-        result = tune(
-            [(f"ObliQA dev folds != {i + 1}", questions_from_obliqa(train, passages))], rank,
-            lambda cid: index.clause(cid).text, settings.embed_model, fold_dir, config,
-            scoring=[(f"ObliQA dev fold {i + 1}", [(q.question_id, q.question) for q in test])],
-            out_dir=fold_dir / "model", device=settings.device, progress=progress, corpus=corpus,
-        )
+        job = TuneJob(sources(f"ObliQA dev folds != {i + 1}", train), settings.embed_model, config,
+                      scoring=(scoring(f"ObliQA dev fold {i + 1}", test),), out_dir=fold_dir / "model",
+                      device=settings.device)
+        result = tune(job, index, rank, progress)
         # A query-side model shares the untuned index (its documents are the base model's): the ingest below
         # then finds every rulebook stored and embeds nothing, which the record shows.
         tuned_data = untuned.data_dir if config.side == "query" else fold_dir / "data"

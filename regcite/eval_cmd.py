@@ -80,7 +80,7 @@ def _check(args, settings) -> int:
 
 def _untrained(settings, questions, name: str, skip: bool) -> tuple[list, int]:
     """The questions a tuned embed_model was not trained on; raises TrainingOverlap on any unless skip."""
-    from evals.tune import check_model_not_trained_on, split_trained
+    from evals.overlap import check_model_not_trained_on, split_trained
 
     items = [(q.question_id, q.question) for q in questions]
     if not skip:
@@ -97,7 +97,7 @@ def _untrained(settings, questions, name: str, skip: bool) -> tuple[list, int]:
 def _run(args, settings) -> int:
     from evals.questions import load_set
     from evals.run import run_set
-    from evals.tune import check_model_not_trained_on
+    from evals.overlap import check_model_not_trained_on
 
     questions = load_set(args.set)
     check_model_not_trained_on(settings.embed_model, [(q.qid, q.question) for q in questions], str(args.set))

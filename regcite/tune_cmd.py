@@ -77,7 +77,8 @@ def _print_holdout(report: dict, dense_weight: float) -> None:
 
 
 def run(name: str, args, settings) -> int:
-    from evals.tune import tune, tune_config
+    from evals.overlap import ScoringSet
+    from evals.training import tune_config
 
     if args.obliqa_questions and not args.obliqa:
         print("regcite tune-embedder: --obliqa-questions needs --obliqa DIR (the rulebooks)", file=sys.stderr)
@@ -92,11 +93,11 @@ def run(name: str, args, settings) -> int:
     progress = not args.no_progress
     config = tune_config(args.side, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
                          scale=args.scale, hard_negatives=args.hard_negatives, seed=args.seed, lora=args.lora)
-    scoring = [(path, _scoring_items(path)) for path in args.exclude_set]
+    scoring = [ScoringSet(path, tuple(_scoring_items(path))) for path in args.exclude_set]
 
     if args.obliqa:
         from evals import obliqa
-        from evals.tune import questions_from_obliqa
+        from evals.mining import questions_from_obliqa
 
         corpus, questions_file = _obliqa_paths(Path(args.obliqa), args.obliqa_questions)
         index_settings = settings.replace(
@@ -106,7 +107,7 @@ def run(name: str, args, settings) -> int:
         sources_name = str(questions_file)
     else:
         from evals.questions import load_set
-        from evals.tune import questions_from_set
+        from evals.mining import questions_from_set
         from rag.store import open_index
 
         index_settings = settings
@@ -125,26 +126,28 @@ def run(name: str, args, settings) -> int:
 
         # Same-text questions stay together, as in cross-validation; the seed picks which part is held out.
         held_out, questions = kfold(questions, max(2, round(1 / args.holdout)), args.seed)[0][::-1]
-        scoring.append(("held-out questions", [(q.qid, q.question) for q in held_out]))
+        scoring.append(ScoringSet("held-out questions", tuple((q.qid, q.question) for q in held_out)))
 
     # The overlap check runs before any index is opened for mining: a refused run costs nothing.
-    from evals.tune import check_no_overlap, corpus_of, make_ranker
+    from evals.mining import TrainingSet, make_ranker
+    from evals.overlap import check_no_overlap
+    from evals.tune import TuneJob, tune
 
-    for scoring_name, items in scoring:
-        check_no_overlap([(q.qid, q.question) for q in questions], items, scoring_name)
+    for scored in scoring:
+        check_no_overlap([(q.qid, q.question) for q in questions], scored.items, scored.name)
     needs_index = config.side == "query" or args.hard_negatives
     if args.obliqa and needs_index:
         obliqa.ingest_corpus(corpus, index_settings, progress=progress)  # skips rulebooks already stored
     rank, index = make_ranker(index_settings, args.mine_with) if needs_index else (None, None)
-    text_of = (lambda cid: index.clause(cid).text) if index is not None else str
-    result = tune([(sources_name, questions)], rank if args.hard_negatives else None, text_of, settings.embed_model,
-                  settings.data_dir / "models", config, scoring=scoring,
-                  out_dir=Path(args.out) if args.out else None, device=settings.device, progress=progress,
-                  corpus=corpus_of(index) if config.side == "query" else None)
+    job = TuneJob((TrainingSet(sources_name, tuple(questions)),), settings.embed_model, config, tuple(scoring),
+                  models_dir=settings.data_dir / "models", out_dir=Path(args.out) if args.out else None,
+                  device=settings.device)
+    result = tune(job, index, rank if args.hard_negatives else None, progress)
     m = result.card["metrics"]
     print(f"tuned model: {result.model_dir}")
     if held_out:
-        from evals.tune import holdout_scores, record_metrics
+        from evals.card import record_metrics
+        from evals.holdout import holdout_scores
 
         report = holdout_scores(held_out, index_settings, index_settings.replace(embed_model=str(result.model_dir)),
                                 progress=progress)

@@ -96,7 +96,6 @@ def test_dev_questions_match_the_real_corpus():
 
 @pytest.mark.slow
 def test_evaluate_modes_scores_through_the_retriever(corpus, settings):
-    pytest.importorskip("rag.retrieve", reason="rag/retrieve.py (the retriever) is not written yet")
     folder, qfile = corpus
     ingest_corpus(folder, settings, progress=False)
     results = evaluate_modes(load_dev_questions(qfile, folder), settings, ["default", "bm25"], progress=False)
@@ -106,12 +105,11 @@ def test_evaluate_modes_scores_through_the_retriever(corpus, settings):
 
 def _tuned_folder(tmp_path, trained: list[tuple[str, str]]):
     """A model folder as `regcite tune-embedder` leaves it, reduced to its record of training questions."""
-    from evals.tune import TRAINED_ON, _text_sha
+    from evals.overlap import write_trained_on
 
     folder = tmp_path / "tuned-model"
     folder.mkdir()
-    (folder / TRAINED_ON).write_text("".join(json.dumps({"id": qid, "text_sha": _text_sha(text)}) + "\n"
-                                             for qid, text in trained), encoding="utf-8")
+    write_trained_on(folder, trained)
     return folder
 
 
@@ -130,7 +128,7 @@ def test_eval_obliqa_refuses_a_model_trained_on_the_questions_before_ingesting(c
 
 
 def test_split_trained_keeps_only_questions_the_model_never_saw(tmp_path):
-    from evals.tune import split_trained
+    from evals.overlap import split_trained
 
     model = _tuned_folder(tmp_path, [("q1", "ignored"), ("x", "What capital must captive insurers hold?")])
     items = [("q1", "How long must records be kept?"), ("q2", "what capital must captive insurers hold"),

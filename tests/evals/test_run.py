@@ -123,12 +123,12 @@ def test_run_killed_mid_way_resumes_without_answering_twice(tmp_path, settings):
 
 
 def test_eval_run_refuses_a_model_trained_on_the_set(qset, tmp_path, capsys, monkeypatch):
-    from evals.tune import TRAINED_ON, _text_sha
+    from evals.overlap import write_trained_on
     from regcite.cli import main
 
     model = tmp_path / "tuned"
     model.mkdir()
-    (model / TRAINED_ON).write_text(json.dumps({"id": "elsewhere", "text_sha": _text_sha("which FORM")}) + "\n")
+    write_trained_on(model, [("elsewhere", "which FORM")])
     monkeypatch.setenv("REGCITE_EMBED_MODEL", str(model))
     out = tmp_path / "run"
     assert main(["--data-dir", str(tmp_path / "d"), "eval", "run", str(qset), "--out", str(out), "--no-progress"]) == 2

@@ -9,8 +9,12 @@ import pytest
 
 from evals.crossval import kfold
 from evals.obliqa import DevQuestion
-from evals.tune import (CARD_JSON, TRAINED_ON, TrainingOverlap, TrainQuestion, TuneConfig, check_model_not_trained_on,
-                        check_no_overlap, mine_pairs, model_folder, normalize_question, questions_from_obliqa, tune)
+from evals.card import CARD_JSON, model_folder
+from evals.mining import TrainingSet, TrainQuestion, mine_pairs, questions_from_obliqa
+from evals.overlap import (TRAINED_ON, ScoringSet, TrainingOverlap, check_model_not_trained_on, check_no_overlap,
+                           normalize_question)
+from evals.training import TuneConfig
+from evals.tune import TuneJob, tune
 from rag.types import CharSpan, Clause, DocumentVersion, Kind, PageSpan
 
 # Invented form codes: the untuned model cannot know which rule each names, so only training can rank them right.
@@ -27,6 +31,7 @@ DISTRACTORS = [
     "Insurance intermediaries must hold professional indemnity cover.",
     "An authorised person must notify the regulator of a change in control.",
 ]
+UNRELATED = (ScoringSet("unrelated", (("s1", "What is a PFP?"),)),)
 
 
 def test_overlap_by_id_is_refused():
@@ -85,10 +90,11 @@ def test_model_folder_name_is_versioned_by_base_date_and_fingerprint(tmp_path):
 
 
 def test_tune_refuses_before_training_when_questions_overlap_the_scoring_set(tmp_path):
-    questions = [TrainQuestion(qid, q, (qid,), (p,)) for qid, q, p in PAIRS]
+    questions = tuple(TrainQuestion(qid, q, (qid,), (p,)) for qid, q, p in PAIRS)
+    job = TuneJob((TrainingSet("train", questions),), "all-MiniLM-L6-v2", models_dir=tmp_path,
+                  scoring=(ScoringSet("held-out", (("other", PAIRS[2][1].upper()),)),))
     with pytest.raises(TrainingOverlap, match="held-out"):
-        tune([("train", questions)], None, str, "all-MiniLM-L6-v2", tmp_path,
-             scoring=[("held-out", [("other", PAIRS[2][1].upper())])], progress=False)
+        tune(job, progress=False)
     assert not any(tmp_path.iterdir())  # nothing was trained or written
 
 
@@ -129,16 +135,15 @@ def _gold_reciprocal_ranks(model_source: str) -> tuple[np.ndarray, np.ndarray, n
 
 @pytest.mark.slow
 def test_query_side_training_moves_questions_keeps_documents_and_improves_ranking(settings, tmp_path):
-    from evals.tune import base_source, corpus_of
+    from evals.training import base_source
     from rag.embed import load_embedder
     from rag.store import open_index
 
     index, embedder = _index_of_passages(settings)
-    questions = [TrainQuestion(qid, q, (qid,), (p,)) for qid, q, p in PAIRS]
+    questions = tuple(TrainQuestion(qid, q, (qid,), (p,)) for qid, q, p in PAIRS)
     config = TuneConfig(epochs=6, batch_size=2, learning_rate=1e-4, warmup_ratio=0.0, seed=7)
-    result = tune([("tiny", questions)], None, str, "all-MiniLM-L6-v2", tmp_path / "models", config,
-                  scoring=[("unrelated", [("s1", "What is a PFP?")])], device="cpu", progress=False,
-                  corpus=corpus_of(index))
+    result = tune(TuneJob((TrainingSet("tiny", questions),), "all-MiniLM-L6-v2", config, UNRELATED,
+                          models_dir=tmp_path / "models", device="cpu"), index, progress=False)
 
     before, docs_before, queries_before = _gold_reciprocal_ranks(base_source("all-MiniLM-L6-v2"))
     after, docs_after, queries_after = _gold_reciprocal_ranks(str(result.model_dir))
@@ -164,16 +169,17 @@ def test_query_side_training_moves_questions_keeps_documents_and_improves_rankin
 
 @pytest.mark.slow
 def test_full_training_run_changes_the_embedder_and_improves_ranking_of_its_pairs(settings, tmp_path):
-    from evals.tune import base_source, dense_ranker
+    from evals.mining import dense_ranker
+    from evals.training import base_source
     from rag.embed import load_embedder
     from rag.errors import ModelMismatch
 
     index, embedder = _index_of_passages(settings)
-    questions = [TrainQuestion(qid, q, (qid,), (p,)) for qid, q, p in PAIRS]
+    questions = tuple(TrainQuestion(qid, q, (qid,), (p,)) for qid, q, p in PAIRS)
     config = TuneConfig(side="both", epochs=6, batch_size=2, learning_rate=1e-4, warmup_ratio=0.0, scale=20.0, seed=7)
-    result = tune([("tiny", questions)], dense_ranker(index, embedder, k=5), lambda cid: index.clause(cid).text,
-                  "all-MiniLM-L6-v2", tmp_path / "models", config, scoring=[("unrelated", [("s1", "What is a PFP?")])],
-                  device="cpu", progress=False)
+    job = TuneJob((TrainingSet("tiny", questions),), "all-MiniLM-L6-v2", config, UNRELATED,
+                  models_dir=tmp_path / "models", device="cpu")
+    result = tune(job, index, dense_ranker(index, embedder, k=5), progress=False)
 
     before, docs_before, _ = _gold_reciprocal_ranks(base_source("all-MiniLM-L6-v2"))
     after, docs_after, _ = _gold_reciprocal_ranks(str(result.model_dir))
@@ -205,29 +211,28 @@ def test_full_training_run_changes_the_embedder_and_improves_ranking_of_its_pair
 
 @pytest.mark.slow
 def test_training_is_deterministic_given_the_seed(settings, tmp_path):
-    from evals.tune import corpus_of
-
-    corpus = corpus_of(_index_of_passages(settings)[0])
-    questions = [TrainQuestion(qid, q, (qid,), (p,)) for qid, q, p in PAIRS]
+    index = _index_of_passages(settings)[0]
+    questions = tuple(TrainQuestion(qid, q, (qid,), (p,)) for qid, q, p in PAIRS)
     config = TuneConfig(epochs=2, batch_size=3, learning_rate=1e-4, seed=11)
     runs = []
     for name in ("a", "b"):
-        result = tune([("tiny", questions)], None, str, "all-MiniLM-L6-v2", tmp_path, config,
-                      out_dir=tmp_path / name, device="cpu", progress=False, corpus=corpus)
+        job = TuneJob((TrainingSet("tiny", questions),), "all-MiniLM-L6-v2", config, out_dir=tmp_path / name,
+                      device="cpu")
+        result = tune(job, index, progress=False)
         runs.append(_gold_reciprocal_ranks(str(result.model_dir))[2])
     np.testing.assert_allclose(runs[0], runs[1], atol=1e-6)
 
 
 @pytest.mark.slow
 def test_lora_training_merges_into_a_plain_model_folder(tmp_path):
-    from evals.tune import base_source
+    from evals.training import base_source
 
     pytest.importorskip("peft", reason="LoRA is optional: pip install peft")
-    questions = [TrainQuestion(qid, q, (qid,), (p,)) for qid, q, p in PAIRS]
+    questions = tuple(TrainQuestion(qid, q, (qid,), (p,)) for qid, q, p in PAIRS)
     config = TuneConfig(side="both", epochs=4, batch_size=6, learning_rate=5e-4, scale=20.0, seed=1, lora=True,
                         lora_r=8, lora_alpha=16)
-    result = tune([("tiny", questions)], None, str, "all-MiniLM-L6-v2", tmp_path, config, device="cpu",
-                  progress=False)
+    result = tune(TuneJob((TrainingSet("tiny", questions),), "all-MiniLM-L6-v2", config, models_dir=tmp_path,
+                          device="cpu"), progress=False)
     assert not (result.model_dir / "adapter_config.json").exists()  # merged: loads without peft
     before, docs_before, _ = _gold_reciprocal_ranks(base_source("all-MiniLM-L6-v2"))
     after, docs_after, _ = _gold_reciprocal_ranks(str(result.model_dir))
@@ -349,7 +354,6 @@ def test_command_trains_on_an_obliqa_folder_and_prints_the_model_folder(obliqa_f
 
 @pytest.mark.slow
 def test_crossval_scores_every_series_per_fold_and_resumes(obliqa_folder, settings, tmp_path):
-    pytest.importorskip("rag.retrieve", reason="cross-validation scores the hybrid through rag.retrieve.Retriever")
     from evals.crossval import SERIES, CrossvalPlan, format_summary, run_crossval
 
     plan = CrossvalPlan(folds=2, mine_with="dense", seed=1)
@@ -430,13 +434,13 @@ def test_tuning_refuses_a_query_side_model_as_its_base(tmp_path):
     tuned.mkdir()
     (tuned / CARD_JSON).write_text(json.dumps({"base_model": "all-MiniLM-L6-v2", "document_model": "all-MiniLM-L6-v2",
                                                "hyperparameters": {"side": "query"}}))
-    questions = [TrainQuestion(qid, q, (qid,), (p,)) for qid, q, p in PAIRS]
+    questions = tuple(TrainQuestion(qid, q, (qid,), (p,)) for qid, q, p in PAIRS)
     with pytest.raises(ConfigError, match="tune from its base model"):
-        tune([("tiny", questions)], None, str, str(tuned), tmp_path, TuneConfig(), corpus=([], np.zeros((0, 384))))
+        tune(TuneJob((TrainingSet("tiny", questions),), str(tuned), models_dir=tmp_path))
 
 
 def test_side_defaults_and_overrides():
-    from evals.tune import tune_config
+    from evals.training import tune_config
     from rag.errors import ConfigError
 
     assert (tune_config().epochs, tune_config().scale) == (4, 50.0)
