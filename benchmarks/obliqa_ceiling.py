@@ -19,22 +19,16 @@ RESULTS = ROOT / "benchmarks" / "results" / "obliqa_ceiling.json"
 DEPTH = 100
 
 
-def _ranks(questions, settings, mode: str, progress: bool) -> dict[str, dict[str, int]]:
+def _ranks(questions, pipeline, mode: str, progress: bool) -> dict[str, dict[str, int]]:
     from tqdm import tqdm
 
     from evals.obliqa import mode_settings
-    from rag.embed import load_embedder
-    from rag.retrieve import Retriever
-    from rag.store import open_index
     from rag.types import Filters
 
-    index = open_index(settings)
-    embedder = load_embedder(settings)
-    index.check_model(embedder.name)
-    retriever = Retriever(index, embedder, mode_settings(settings, mode))
+    searcher = pipeline.with_settings(mode_settings(pipeline.settings, mode))
     out = {}
     for q in tqdm(questions, desc=mode, unit="q", disable=not progress):
-        hits = retriever.retrieve(q.question, Filters(), k=DEPTH)
+        hits = searcher.search(q.question, Filters(), DEPTH)
         out[q.question_id] = {h.clause.clause_id: rank for rank, h in enumerate(hits)}
     return out
 
@@ -52,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from evals.obliqa import load_dev_questions, passage_texts
     from rag.config import load_settings
+    from rag.pipeline import open_pipeline
 
     if not args.benchmark.is_dir():
         print(f"no ObliQA benchmark at {args.benchmark}", file=sys.stderr)
@@ -60,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     questions = [q for q in load_dev_questions(args.benchmark / "ObliQA_dev.json", corpus) if q.gold]
     texts = passage_texts(corpus)
     settings = load_settings(overrides={"data_dir": str(args.data_dir)})
-    ranks = {mode: _ranks(questions, settings, mode, not args.no_progress) for mode in ("dense", "bm25")}
+    pipeline = open_pipeline(settings)
+    ranks = {mode: _ranks(questions, pipeline, mode, not args.no_progress) for mode in ("dense", "bm25")}
 
     def recall(found) -> float:
         return sum(sum(1 for g in q.gold if found(q, g)) / len(q.gold) for q in questions) / len(questions)

@@ -1,7 +1,6 @@
 """ObliQA adapter: ingest the ADGM rulebooks keeping passage uuids, run dev questions, score like the shared task."""
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -73,9 +72,7 @@ def _document_names(corpus_dir: Path) -> dict[str, str]:
     return {k: max(v[1:] or v, key=len) for k, v in names.items()}
 
 
-def _version_and_clauses(path: Path, title: str) -> tuple[DocumentVersion, str, list[Clause]]:
-    data = path.read_bytes()
-    sha = hashlib.sha256(data).hexdigest()
+def _version_and_clauses(path: Path, title: str, sha: str) -> tuple[DocumentVersion, str, list[Clause]]:
     version_id = sha[:16]
     pieces: list[str] = []
     clauses: list[Clause] = []
@@ -110,7 +107,7 @@ def ingest_corpus(corpus_dir: Path, settings: Settings, progress: bool = True) -
     from tqdm import tqdm
 
     from rag.embed import load_embedder
-    from rag.store import open_writer
+    from rag.store import file_sha256, open_writer
 
     corpus_dir = Path(corpus_dir)
     names = _document_names(corpus_dir)
@@ -121,9 +118,10 @@ def ingest_corpus(corpus_dir: Path, settings: Settings, progress: bool = True) -
     with open_writer(settings, embedder.name, embedder.dim) as writer:
         known = writer.known_sha256()
     for path in tqdm(_rulebook_files(corpus_dir), desc="rulebooks", disable=not progress):
-        if hashlib.sha256(path.read_bytes()).hexdigest() in known:
+        sha = file_sha256(path)
+        if sha in known:
             continue
-        version, text, clauses = _version_and_clauses(path, names.get(path.stem, f"ADGM rulebook {path.stem}"))
+        version, text, clauses = _version_and_clauses(path, names.get(path.stem, f"ADGM rulebook {path.stem}"), sha)
         vectors = embedder.embed_documents([c.text for c in clauses])
         with open_writer(settings, embedder.name, embedder.dim) as writer:
             writer.add_version(version, text, clauses, vectors)
@@ -216,22 +214,19 @@ def evaluate_modes(questions: list[DevQuestion], settings: Settings, modes: list
     from tqdm import tqdm
 
     from evals.metrics import retrieval_scores
-    from rag.embed import load_embedder
-    from rag.retrieve import Retriever
-    from rag.store import open_index
+    from rag.pipeline import open_pipeline
 
-    index = open_index(settings)
-    embedder = _QueryCache(load_embedder(settings))
-    index.check_model(embedder.name)
+    pipeline = open_pipeline(settings)
+    pipeline = pipeline.with_embedder(_QueryCache(pipeline.embedder))
     qrels = {q.question_id: q.gold for q in questions if q.gold}
     results = {}
     for mode in modes:
         s = mode_settings(settings, mode)
-        retriever = Retriever(index, embedder, s)
+        searcher = pipeline.with_settings(s)
         started = time.perf_counter()
         rankings = {}
         for q in tqdm(questions, desc=mode, unit="q", disable=not progress):
-            rankings[q.question_id] = [h.clause.clause_id for h in retriever.retrieve(q.question, Filters(), k=K)]
+            rankings[q.question_id] = [h.clause.clause_id for h in searcher.search(q.question, Filters(), K)]
         seconds = time.perf_counter() - started
         scores = retrieval_scores(rankings, qrels, ks=(K,), exact=True)
         results[mode] = {

@@ -41,7 +41,7 @@ def _outcome(row: dict) -> str:
         return "abstained (should answer)"
     from evals.metrics import covers
 
-    hit = any(covers(g, h["reference"]) or h["clause_id"] == g for g in row["gold"] for h in row["retrieved"])
+    hit = any(covers(g, h["reference"]) or h["clause_id"] == g for g in row["gold"] for h in row["hits"])
     return "answered, gold retrieved" if hit else "answered, gold missed"
 
 

@@ -8,13 +8,14 @@ import os
 import random
 import sys
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from rag.config import Settings
+from rag.config import Settings, settings_record
 from rag.errors import RegciteError
+from rag.serialize import answer_to_dict
 from rag.types import Answer
 
 from evals import metrics
@@ -35,32 +36,16 @@ class AnswerPath:
 
 
 def build_answer_path(settings: Settings) -> AnswerPath:
-    """Index, embedder, retriever and backend as `regcite ask` builds them; loaded once for the whole run."""
-    from rag.answer import answer_question
-    from rag.embed import load_embedder
-    from rag.llm import make_backend
-    from rag.retrieve import Retriever
-    from rag.store import open_index
+    """The pipeline `regcite ask` answers through, opened once for the whole run."""
+    from rag.pipeline import open_pipeline
 
-    index = open_index(settings)
-    embedder = load_embedder(settings)
-    index.check_model(embedder.name)
-    retriever = Retriever(index, embedder, settings)
-    backend = make_backend(settings)
-    return AnswerPath(
-        answer=lambda q: answer_question(q.question, retriever, backend, settings, q.filters),
-        generation=index.generation,
-    )
-
-
-def settings_dict(settings: Settings) -> dict:
-    return {f.name: str(getattr(settings, f.name)) if f.name == "data_dir" else getattr(settings, f.name)
-            for f in fields(settings)}
+    pipeline = open_pipeline(settings)
+    return AnswerPath(answer=lambda q: pipeline.answer(q.question, q.filters), generation=pipeline.index.generation)
 
 
 def _settings_sha(settings: Settings) -> str:
     # data_dir is where, not how: a copied index must not block a resume
-    d = {k: v for k, v in settings_dict(settings).items() if k != "data_dir"}
+    d = {k: v for k, v in settings_record(settings).items() if k != "data_dir"}
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -79,40 +64,23 @@ def seed_everything(seed: int) -> None:
 
 
 def answer_row(q: EvalQuestion, answer: Answer, repeat: int, seed: int, latency_ms: float, generation: int,
-               settings_sha: str) -> dict:
-    """One results.jsonl line: everything needed to rescore the question without rerunning it."""
+               settings_sha: str, error: str = "") -> dict:
+    """One results.jsonl line: the answer as `ask --json` writes it, and what rescoring it needs besides."""
+    record = answer_to_dict(answer)
+    # A reasoning trace can be longer than the answer; the rows keep its length, not its text.
+    reasoning = record.pop("reasoning")
     return {
-        "qid": q.qid, "repeat": repeat, "seed": seed, "question": q.question, "answerable": q.answerable,
-        "gold": list(q.gold), "key_facts": list(q.key_facts),
-        "retrieved": [
-            {"rank": i + 1, "clause_id": h.clause.clause_id, "reference": h.clause.reference,
-             "doc_id": h.document.doc_id, "version_id": h.document.version_id, "pages": str(h.clause.page_span),
-             "score": h.score, "dense": h.dense_score, "lexical": h.lexical_score, "via": h.via}
-            for i, h in enumerate(answer.hits)
-        ],
-        "answer": answer.text, "abstained": answer.abstained,
-        "sentences": [
-            {"text": s.text, "verdict": getattr(s.verdict, "value", s.verdict), "problems": list(s.problems),
-             "citations": [
-                 {"marker": c.marker, "reference": c.reference, "clause_id": c.clause_id, "pages": str(c.page_span),
-                  "verdict": getattr(c.verdict, "value", c.verdict), "score": c.score, "quote": c.quote}
-                 for c in s.citations]}
-            for s in answer.sentences
-        ],
-        "backend": answer.backend, "model": answer.model, "fallback_reason": answer.fallback_reason,
-        "dropped_markers": answer.dropped_markers, "reasoning_chars": len(answer.reasoning),
-        "timings_ms": dict(answer.timings_ms), "latency_ms": round(latency_ms, 2),
-        "generation": generation, "settings_sha": settings_sha, "error": "",
+        **record, "qid": q.qid, "repeat": repeat, "seed": seed, "question": q.question, "answerable": q.answerable,
+        "gold": list(q.gold), "key_facts": list(q.key_facts), "reasoning_chars": len(reasoning),
+        "latency_ms": round(latency_ms, 2), "generation": generation, "settings_sha": settings_sha, "error": error,
     }
 
 
 def error_row(q: EvalQuestion, error: str, repeat: int, seed: int, latency_ms: float, generation: int,
               settings_sha: str) -> dict:
-    return {"qid": q.qid, "repeat": repeat, "seed": seed, "question": q.question, "answerable": q.answerable,
-            "gold": list(q.gold), "key_facts": list(q.key_facts), "retrieved": [], "answer": "", "abstained": False,
-            "sentences": [], "backend": "", "model": "", "fallback_reason": "", "dropped_markers": 0,
-            "reasoning_chars": 0, "timings_ms": {}, "latency_ms": round(latency_ms, 2), "generation": generation,
-            "settings_sha": settings_sha, "error": error}
+    """The row of a question that failed: the shape of an answer row, with nothing answered."""
+    nothing = Answer(q.question, "", (), (), False, "", "")
+    return answer_row(q, nothing, repeat, seed, latency_ms, generation, settings_sha, error)
 
 
 def read_results(path: Path, repair: bool = False) -> list[dict]:
@@ -165,7 +133,7 @@ def run_set(questions: list[EvalQuestion], settings: Settings, out: Path, repeat
     out.mkdir(parents=True, exist_ok=True)
     sha = _settings_sha(settings)
     manifest = {"set": set_path, "set_fingerprint": set_fingerprint(questions), "settings_sha": sha,
-                "settings": settings_dict(settings), "repeats": repeats, "seed": seed}
+                "settings": settings_record(settings), "repeats": repeats, "seed": seed}
     _check_manifest(out, manifest)
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
 
@@ -204,7 +172,7 @@ def run_set(questions: list[EvalQuestion], settings: Settings, out: Path, repeat
 def _ranking(row: dict) -> list[str]:
     gold = set(row["gold"])
     # Gold may name clause ids (external sets) or references (ours): rank by whichever the gold speaks.
-    return [h["clause_id"] if h["clause_id"] in gold else h["reference"] for h in row["retrieved"]]
+    return [h["clause_id"] if h["clause_id"] in gold else h["reference"] for h in row["hits"]]
 
 
 def _cited(row: dict) -> list[str]:
@@ -238,7 +206,7 @@ def score_repeat(rows: list[dict]) -> tuple[dict[str, float], dict[str, dict[str
         agg["citation_recall"] = sum(recalls) / len(recalls)
         if precisions:
             agg["citation_precision"] = sum(precisions) / len(precisions)
-        facts = [(r, metrics.key_fact_share(r["answer"], r["key_facts"])) for r in answerable]
+        facts = [(r, metrics.key_fact_share(r["text"], r["key_facts"])) for r in answerable]
         facts = [(r, s) for r, s in facts if s is not None]
         for r, s in facts:
             per_q[r["qid"]]["key_facts"] = s

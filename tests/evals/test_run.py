@@ -60,7 +60,7 @@ def test_run_folder_has_every_artifact_and_hand_computed_scores(qset, tmp_path, 
     page = (out / "report.html").read_text()
     assert "data:image/png;base64," in page and "abstention_accuracy" in page and "<script" not in page
     row = read_results(out / RESULTS)[0]
-    assert row["retrieved"][1]["pages"] == "p. 14" and row["settings_sha"] and row["timings_ms"]["retrieve"] == 5.0
+    assert row["hits"][1]["pages"] == "p. 14" and row["settings_sha"] and row["timings_ms"]["retrieve"] == 5.0
 
 
 def test_repeats_use_successive_seeds_and_report_spread(qset, tmp_path, settings):
