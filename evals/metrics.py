@@ -101,20 +101,20 @@ def _docid(ref: str) -> str:
 
 
 def write_trec_run(path: Path, rankings: Mapping[str, Sequence[str]], qrels: Mapping[str, Collection[str]],
-                   tag: str = "regcite", exact: bool = False) -> None:
+                   tag: str = "regcite") -> None:
     """The run as trec_eval reads it, with hits already rewritten to the gold they cover."""
     lines = []
     for q, ranked in rankings.items():
         gold = qrels.get(q, ())
-        ranked = list(dict.fromkeys(ranked)) if exact else match_ranking(ranked, gold)
+        ranked = match_ranking(ranked, gold)
         lines += [f"{q} Q0 {_docid(d)} {i + 1} {len(ranked) - i} {tag}" for i, d in enumerate(ranked)]
     Path(path).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
 
-def write_trec_qrels(path: Path, qrels: Mapping[str, Collection[str]], exact: bool = False) -> None:
+def write_trec_qrels(path: Path, qrels: Mapping[str, Collection[str]]) -> None:
     lines = []
     for q, gold in qrels.items():
-        lines += [f"{q} 0 {_docid(g if exact else normalize_reference(g))} 1" for g in gold]
+        lines += [f"{q} 0 {_docid(normalize_reference(g))} 1" for g in gold]
     Path(path).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
 
