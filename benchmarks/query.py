@@ -133,13 +133,13 @@ def _show(row: dict) -> None:
 
 def measure(label: str, index, matrix: np.ndarray, embedder, settings, texts: list[str], li_queries: int,
             model_dir: Path, embed_model, with_llamaindex: bool, threads: list[int]) -> tuple[dict, object]:
-    from rag.retrieve import Retriever
+    from rag.pipeline import open_pipeline
     from rag.types import Filters
 
     print(f"\n[{label}] {len(index.clauses):,} clauses, {len(index.documents)} document versions", flush=True)
     cached = CachedEmbedder(embedder, texts)
-    live = Retriever(index, embedder, settings)
-    offline = Retriever(index, cached, settings)
+    pipeline = open_pipeline(settings, index=index, embedder=embedder)
+    live, offline = pipeline.retriever, pipeline.with_embedder(cached).retriever
     t = time.perf_counter()
     offline.retrieve(texts[0])  # builds the BM25 index and the reference map once per snapshot
     build_s = time.perf_counter() - t

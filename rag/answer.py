@@ -2,19 +2,18 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
-from typing import Sequence
+from typing import Protocol, Sequence
 
-from rag.cite import ABSTAIN, build_messages, cite_sentences, is_abstention, parse_markers, render_answer
+from rag.cite import Check, cite_sentences, is_abstention, parse_markers, render_answer
 from rag.config import PACKAGED_EMBEDDER, Settings
-from rag.context import build_context
+from rag.context import ContextBlock, build_context
 from rag.embed import base_model_of
 from rag.errors import BackendUnavailable, ModelUnavailable
 from rag.llm.base import ChatBackend, OnToken
-from rag.llm.extractive import ExtractiveBackend
-from rag.types import Answer, Filters, Hit
-from rag.verify import Verifier, content_tokens
+from rag.prompt import ABSTAIN, build_prompt
+from rag.text import content_tokens, has_han
+from rag.types import Answer, Clause, Filters, Hit
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +21,22 @@ log = logging.getLogger(__name__)
 # answerable when some hit covers this share of its content tokens, or the dense cosine is this high.
 COVERAGE_FLOOR = 0.5
 DENSE_FLOOR = 0.55
-_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+class Retrieves(Protocol):
+    """What answering needs of retrieval (rag.retrieve.Retriever is the real one)."""
+
+    def retrieve(self, question: str, filters: Filters, k: int | None) -> list[Hit]: ...
+
+    def parent_lead_in(self, child: Clause) -> Clause | None: ...
+
+    def admitted_doc_ids(self, filters: Filters) -> list[str]: ...
+
+
+class Verifies(Protocol):
+    """Checks one sentence against one cited block (rag.verify.Verifier is the real one)."""
+
+    def check(self, sentence: str, block: ContextBlock) -> Check: ...
 
 
 def coverage(question: str, hit: Hit) -> float:
@@ -43,7 +57,7 @@ def relevance(question: str, hits: Sequence[Hit], settings: Settings) -> tuple[b
         return False, 0.0
     if any(h.via == "reference" for h in hits):
         return True, 1.0
-    trust_dense = base_model_of(settings.embed_model) != PACKAGED_EMBEDDER or not _CJK.search(question)
+    trust_dense = base_model_of(settings.embed_model) != PACKAGED_EMBEDDER or not has_han(question)
     best = 0.0
     for h in hits:
         best = max(best, coverage(question, h))
@@ -53,16 +67,11 @@ def relevance(question: str, hits: Sequence[Hit], settings: Settings) -> tuple[b
     return best >= floor, best
 
 
-def searched(retriever, filters: Filters) -> str:
+def searched(admitted: Sequence[str], filters: Filters) -> str:
     """What an abstention searched: the admitted documents (a few named) and the filters."""
-    index = getattr(retriever, "index", None)
-    docs = getattr(index, "documents", {}) or {}
-    admitted = sorted({d.doc_id for d in docs.values() if filters.admits(d)})
-    parts = []
-    if docs:
-        names = ", ".join(admitted[:6]) + (f" and {len(admitted) - 6} more" if len(admitted) > 6 else "")
-        parts.append(f"Searched {len(admitted)} document{'s' if len(admitted) != 1 else ''}"
-                     + (f" ({names})" if admitted else ""))
+    admitted = sorted(admitted)
+    names = ", ".join(admitted[:6]) + (f" and {len(admitted) - 6} more" if len(admitted) > 6 else "")
+    parts = [f"Searched {len(admitted)} document{'s' if len(admitted) != 1 else ''}" + (f" ({names})" if admitted else "")]
     active = [f"{k}={','.join(str(getattr(x, 'value', x)) for x in v)}" for k, v in
               (("doc", filters.doc_ids), ("jurisdiction", filters.jurisdictions), ("kind", filters.kinds),
                ("lang", filters.languages)) if v]
@@ -70,14 +79,16 @@ def searched(retriever, filters: Filters) -> str:
         active.append(f"in_force_on={filters.in_force_on.isoformat()}")
     if active:
         parts.append("with filters " + ", ".join(active))
-    return (" ".join(parts) + ".") if parts else ""
+    return " ".join(parts) + "."
 
 
-def answer_question(question: str, retriever, backend: ChatBackend, settings: Settings, filters: Filters = Filters(),
-                    on_token: OnToken | None = None, embedder=None) -> Answer:
+def answer_question(question: str, retriever: Retrieves, backend: ChatBackend, verifier: Verifies,
+                    settings: Settings, filters: Filters = Filters(), on_token: OnToken | None = None,
+                    fallback: ChatBackend | None = None) -> Answer:
+    """`fallback` answers when `backend` is unavailable (the pipeline passes the extractive backend with its
+    embedder); without one, the answer falls back to an extractive backend ranking by word coverage."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    embedder = embedder if embedder is not None else getattr(retriever, "embedder", None)
     hits = tuple(retriever.retrieve(question, filters, settings.top_k))
     timings["retrieve"] = _ms(started)
 
@@ -86,22 +97,23 @@ def answer_question(question: str, retriever, backend: ChatBackend, settings: Se
     if not answerable:
         return _abstain(question, hits, retriever, filters, backend, timings, started, on_token)
 
-    context = build_context(hits, budget_tokens=settings.context_tokens,
-                            lead_in=getattr(retriever, "parent_lead_in", None))
-    messages = build_messages(question, context)
-    if isinstance(backend, ExtractiveBackend) and backend.embedder is None and embedder is not None:
-        backend = ExtractiveBackend(embedder)
+    context = build_context(hits, budget_tokens=settings.context_tokens, lead_in=retriever.parent_lead_in)
+    prompt = build_prompt(question, context)
     fallback_reason = ""
     t = time.perf_counter()
     try:
-        completion = backend.complete(messages, on_token)
+        completion = backend.complete(prompt, on_token)
     except (BackendUnavailable, ModelUnavailable) as e:
         fallback_reason = f"{backend.name} backend unavailable ({e}); answered extractively from the clauses"
         log.warning(fallback_reason)
-        backend = ExtractiveBackend(embedder)
+        if fallback is None:
+            from rag.llm.extractive import ExtractiveBackend
+
+            fallback = ExtractiveBackend()
+        backend = fallback
         if on_token:
             on_token(f"[{fallback_reason}]\n")
-        completion = backend.complete(messages, on_token)
+        completion = backend.complete(prompt, on_token)
     timings["generate"] = _ms(t)
     if "first_token" in completion.timings:
         timings["first_token"] = completion.timings["first_token"]
@@ -111,10 +123,9 @@ def answer_question(question: str, retriever, backend: ChatBackend, settings: Se
     if is_abstention(completion.text) and not any(d.markers for d in drafts):
         timings["verify"] = _ms(t)
         timings["total"] = _ms(started)
-        note = searched(retriever, filters)
+        note = searched(retriever.admitted_doc_ids(filters), filters)
         return Answer(question, f"{ABSTAIN} {note}".strip(), (), hits, True, completion.backend or backend.name,
                       completion.model or backend.model, timings, completion.reasoning, fallback_reason, dropped)
-    verifier = Verifier(embedder, settings.nli_model)
     sentences = cite_sentences(drafts, context, verifier.check)
     timings["verify"] = _ms(t)
     timings["total"] = _ms(started)
@@ -125,8 +136,8 @@ def answer_question(question: str, retriever, backend: ChatBackend, settings: Se
     )
 
 
-def _abstain(question, hits, retriever, filters, backend, timings, started, on_token) -> Answer:
-    text = f"{ABSTAIN} {searched(retriever, filters)}".strip()
+def _abstain(question, hits, retriever: Retrieves, filters, backend, timings, started, on_token) -> Answer:
+    text = f"{ABSTAIN} {searched(retriever.admitted_doc_ids(filters), filters)}"
     if hits:
         top = hits[0]
         text += f" The closest clause, {top.clause.reference} ({top.document.title}), does not address the question."

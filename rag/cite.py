@@ -1,4 +1,4 @@
-"""The answering prompt, and the markers a model writes ([2]) turned into Sentences with checked Citations."""
+"""The markers a model writes ([2]) turned into Sentences with checked Citations, and the answer rendered back."""
 from __future__ import annotations
 
 import re
@@ -6,79 +6,12 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from rag.context import Context, ContextBlock
-from rag.llm.base import Message
-from rag.types import Citation, Sentence, Verdict
-
-ABSTAIN = "The indexed documents do not say."
-
-SYSTEM_PROMPT = f"""You answer questions about regulations and filings using only the numbered context below.
-Rules:
-- End every sentence with exactly one marker naming the context clause it rests on, like [2].
-- Use only the numbers of the context clauses; never cite anything else.
-- Copy every number, amount, percentage, date and duration exactly as the clause states it.
-- If the context does not answer the question, reply with exactly: {ABSTAIN}
-- Answer in the language of the question, in at most four sentences."""
-
-
-def build_messages(question: str, context: Context) -> list[Message]:
-    user = f"Context:\n{context.text}\n\nQuestion: {question.strip()}"
-    return [Message("system", SYSTEM_PROMPT), Message("user", user)]
-
-
-@dataclass(frozen=True)
-class PromptBlock:
-    """A context block as read back from a prompt (what the extractive backend answers from)."""
-
-    number: int
-    reference: str
-    lead_in: str
-    text: str
-
-
-_BLOCK_HEAD = re.compile(r"^\[(\d+)\] ", re.M)
-
-
-def read_prompt(messages: Sequence[Message]) -> tuple[str, list[PromptBlock]]:
-    """(question, blocks) from messages made by build_messages; tolerant of a system text folded into the user turn."""
-    user = next((m.content for m in reversed(messages) if m.role == "user"), "")
-    body, _, question = user.rpartition("\nQuestion: ")
-    body = body.split("Context:\n", 1)[-1]
-    blocks: list[PromptBlock] = []
-    heads = list(_BLOCK_HEAD.finditer(body))
-    for i, head in enumerate(heads):
-        chunk = body[head.end(): heads[i + 1].start() if i + 1 < len(heads) else len(body)]
-        first, *rest = chunk.split("\n")
-        lines = [ln for ln in rest if ln.strip()]
-        lead = next((ln[len("Lead-in: "):] for ln in lines if ln.startswith("Lead-in: ")), "")
-        text = " ".join(ln for ln in lines if not ln.startswith(("Lead-in: ", "Headings: ")))
-        blocks.append(PromptBlock(int(head.group(1)), first.split(" — ", 1)[0].strip(), lead, text))
-    return question.strip(), blocks
-
+from rag.prompt import ABSTAIN
+from rag.text import HAN, split_sentences
+from rag.types import Citation, Sentence, Verdict, worst_verdict
 
 # [2], [2, 3], [2][3], 【2】 and full-width ［2］
 _MARKER = re.compile(r"\s*[\[【［]\s*(\d+(?:\s*[,，;、]\s*\d+)*)\s*[\]】］]")
-_ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|U\.S|No|Sec|Art|Reg|para|pp?|cf|etc|vs|Mr|Ms|Dr|Inc|Co|Corp)\.|\b[A-Z]\.)$")
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；])|\n+")
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of English or Chinese text; markers that follow a full stop stay with the sentence before."""
-    pieces: list[str] = []
-    for piece in _SENTENCE_END.split(text):
-        piece = piece.strip()
-        if not piece:
-            continue
-        lead = re.match(r"^(?:\s*[\[【［]\s*\d+(?:\s*[,，;、]\s*\d+)*\s*[\]】］])+", piece)
-        if lead and pieces:
-            pieces[-1] += lead.group(0)
-            piece = piece[lead.end():].strip()
-            if not piece:
-                continue
-        if pieces and _ABBREV.search(pieces[-1]):
-            pieces[-1] += " " + piece
-        else:
-            pieces.append(piece)
-    return pieces
 
 
 @dataclass(frozen=True)
@@ -124,7 +57,6 @@ class Check:
 
 
 Checker = Callable[[str, ContextBlock], Check]
-_ORDER = {Verdict.SUPPORTED: 0, Verdict.PARTIAL: 1, Verdict.UNSUPPORTED: 2}
 
 
 def cite_sentences(drafts: Sequence[Draft], context: Context, check: Checker) -> tuple[Sentence, ...]:
@@ -143,10 +75,8 @@ def cite_sentences(drafts: Sequence[Draft], context: Context, check: Checker) ->
                 quote=result.quote, verdict=result.verdict, score=round(result.score, 3),
             ))
             problems += result.problems
-        if citations:
-            verdict = max((c.verdict for c in citations), key=_ORDER.__getitem__)
-        else:
-            verdict = Verdict.UNSUPPORTED
+        verdict = worst_verdict(c.verdict for c in citations)
+        if not citations:
             problems.append("no citation")
         out.append(Sentence(draft.text, tuple(citations), verdict, tuple(problems)))
     return tuple(out)
@@ -164,5 +94,5 @@ def render_answer(sentences: Sequence[Sentence]) -> str:
         parts.append(text)
     joined = ""
     for p in parts:
-        joined += p if not joined or re.match(r"[\u4e00-\u9fff]", p[0]) and joined[-1] in "。！？；" else " " + p
+        joined += p if not joined or re.match(f"[{HAN}]", p[0]) and joined[-1] in "。！？；" else " " + p
     return joined.strip()

@@ -6,11 +6,12 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from rag.text import CJK_PUNCTUATION, HAN
 from rag.types import Clause, Hit
 
 LeadIn = Callable[[Clause], Clause | None]
 
-_CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
+_CJK = re.compile(f"[{HAN}{CJK_PUNCTUATION}]")
 _SPACE = re.compile(r"\s+")
 LEAD_IN_CHARS = 300  # the end of the parent's text: where "shall notify … within:" sits
 
@@ -26,8 +27,9 @@ class ContextBlock:
     number: int  # the marker a model writes: [number]
     hit: Hit
     lead_in: str  # the parent clause's closing words when the child was retrieved without it; "" otherwise
-    text: str  # as rendered into the prompt
+    text: str  # as rendered into the prompt: header, headings, lead-in, body
     parent_lead_in: str = ""  # the parent's closing words whether or not rendered: verification reads them
+    body: str = ""  # the clause text as the prompt shows it: on one line, cut with " …" when over the budget
 
 
 @dataclass(frozen=True)
@@ -71,15 +73,11 @@ def render_block(number: int, hit: Hit, lead_in: str, text: str | None = None) -
     return "\n".join(lines)
 
 
-def build_context(hits: Sequence[Hit], index=None, budget_tokens: int = 3000,
-                  lead_in: LeadIn | None = None) -> Context:
+def build_context(hits: Sequence[Hit], budget_tokens: int = 3000, lead_in: LeadIn | None = None) -> Context:
     """Hits in rank order, numbered from 1, as many as fit budget_tokens. The first always goes in, cut to fit.
 
-    `lead_in` finds a clause's parent (the retriever's parent_lead_in); `index` is accepted for the
-    architecture's signature and used only when it offers parent_lead_in itself.
+    `lead_in` finds a clause's parent (the retriever's parent_lead_in).
     """
-    if lead_in is None and index is not None:
-        lead_in = getattr(index, "parent_lead_in", None)
     ids = {h.clause.clause_id for h in hits}
     blocks: list[ContextBlock] = []
     used, left_out = 0, 0
@@ -88,18 +86,19 @@ def build_context(hits: Sequence[Hit], index=None, budget_tokens: int = 3000,
         parent_words = lead_in_text(parent) if parent is not None else ""
         lead = parent_words if parent is not None and parent.clause_id not in ids else ""
         number = len(blocks) + 1
-        rendered = render_block(number, hit, lead)
+        body = _one_line(hit.clause.text)
+        rendered = render_block(number, hit, lead, body)
         cost = estimate_tokens(rendered) + 1
         if used + cost > budget_tokens:
             if blocks:
                 left_out += 1
                 continue
             room = max(budget_tokens - estimate_tokens(render_block(number, hit, lead, "")) - 1, 16)
-            body = _one_line(hit.clause.text)
             while body and estimate_tokens(body) > room:
                 body = body[: int(len(body) * 0.9)]
-            rendered = render_block(number, hit, lead, body + " …")
+            body += " …"
+            rendered = render_block(number, hit, lead, body)
             cost = estimate_tokens(rendered) + 1
-        blocks.append(ContextBlock(number, hit, lead, rendered, parent_words))
+        blocks.append(ContextBlock(number, hit, lead, rendered, parent_words, body))
         used += cost
     return Context(tuple(blocks), used, left_out)

@@ -12,6 +12,7 @@ import numpy as np
 
 from rag.config import PACKAGED_EMBEDDER, Settings
 from rag.errors import ModelUnavailable
+from rag.models import load_sentence_transformer
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +93,13 @@ class Embedder:
     documents. `configured` is always what settings named.
     """
 
-    def __init__(self, name: str, source: str, local: bool, device: str, batch_size: int, configured: str = ""):
+    def __init__(self, name: str, source: str, local: bool, device: str, batch_size: int, configured: str = "",
+                 allow_downloads: bool = False):
         self.name = name
         self.configured = configured or name
-        self._source = source  # a folder, or a hub name resolved from the local cache only
+        self._source = source  # a folder, or a hub name resolved by rag.models (from the cache unless allowed)
         self._local = local
+        self._allow_downloads = allow_downloads
         self._device = device
         self._batch_size = batch_size
         self._model = None
@@ -116,7 +119,8 @@ class Embedder:
     def _load(self):
         with self._lock:
             if self._model is None:
-                self._model = _load_model(self._source, self._local, self._device)
+                self._model = load_sentence_transformer(self._source, self._device, self._allow_downloads,
+                                                        "embedding model", _advice())
                 self._dim = _model_dim(self._model)
             return self._model
 
@@ -159,29 +163,9 @@ def _model_dim(model) -> int:
     return int(getter())
 
 
-def _resolve_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def _load_model(source: str, local: bool, device: str):
-    from sentence_transformers import SentenceTransformer
-
-    resolved = _resolve_device(device)
-    log.info("loading embedder %s on %s", source, resolved)
-    try:
-        # local_files_only: a hub name missing from the cache fails at once instead of waiting on the network.
-        return SentenceTransformer(source, device=resolved, local_files_only=True)
-    except Exception as e:  # sentence-transformers raises OSError, ValueError or HF errors depending on cause
-        where = f"the folder {source}" if local else f"the Hugging Face cache (offline) for {source!r}"
-        raise ModelUnavailable(
-            f"cannot load embedding model from {where}: {e}. Set embed_model (REGCITE_EMBED_MODEL) to a local "
-            f"sentence-transformers folder, download the model into the cache on a connected machine, or use "
-            f"the packaged default {PACKAGED_EMBEDDER!r}"
-        ) from e
+def _advice() -> str:
+    return (f"Set embed_model (REGCITE_EMBED_MODEL) to a local sentence-transformers folder, download the model into "
+            f"the cache on a connected machine, or use the packaged default {PACKAGED_EMBEDDER!r}")
 
 
 def load_embedder(settings: Settings) -> Embedder:
@@ -192,12 +176,10 @@ def load_embedder(settings: Settings) -> Embedder:
     elif _looks_like_path(name) or Path(name).expanduser().is_dir():
         path = Path(name).expanduser()
         if not path.is_dir():
-            raise ModelUnavailable(
-                f"embedding model folder {path} does not exist; set embed_model to an existing "
-                f"sentence-transformers folder or to {PACKAGED_EMBEDDER!r}"
-            )
+            raise ModelUnavailable(f"embedding model folder {path} does not exist. {_advice()}")
         source, local = str(path), True
         name = document_model_of(path) or name
     else:
         source, local = name, False
-    return Embedder(name, source, local, settings.device, settings.embed_batch_size, configured=settings.embed_model)
+    return Embedder(name, source, local, settings.device, settings.embed_batch_size, configured=settings.embed_model,
+                    allow_downloads=settings.allow_model_downloads)

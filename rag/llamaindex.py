@@ -15,7 +15,6 @@ from llama_index.core.callbacks.base import CallbackManager
 from llama_index.core.prompts.mixin import PromptMixinType
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from rag.config import Settings
 from rag.types import Answer, Citation, Filters, Hit, Verdict
 
 # Shown to an LLM (and embedded) beside the clause text; the rest is provenance for the caller.
@@ -116,29 +115,18 @@ def answer_response(answer: Answer) -> Response:
 
 
 class RegciteQueryEngine(BaseQueryEngine):
-    """Answers through rag.answer.answer_question, so citations are parsed and verified exactly as in the CLI."""
+    """Answers through a rag.pipeline.Pipeline, so citations are parsed and verified exactly as in the CLI."""
 
-    def __init__(self, retriever, backend, settings: Settings, filters: Filters = Filters(),
-                 callback_manager: CallbackManager | None = None):
-        """backend: a rag.llm ChatBackend; None builds the one settings name (make_backend: no model loads yet)."""
+    def __init__(self, pipeline, filters: Filters = Filters(), callback_manager: CallbackManager | None = None):
         super().__init__(callback_manager=callback_manager)
-        if backend is None:
-            from rag.llm import make_backend
-
-            backend = make_backend(settings)
-        self.retriever = retriever
-        self.backend = backend
-        self.settings = settings
+        self.pipeline = pipeline
         self.filters = filters
 
     def _get_prompt_modules(self) -> PromptMixinType:
         return {}
 
     def _query(self, query_bundle: QueryBundle) -> Response:
-        from rag.answer import answer_question
-
-        answer = answer_question(query_bundle.query_str, self.retriever, self.backend, self.settings, self.filters)
-        return answer_response(answer)
+        return answer_response(self.pipeline.answer(query_bundle.query_str, self.filters))
 
     async def _aquery(self, query_bundle: QueryBundle) -> Response:
         return self._query(query_bundle)  # synchronous by design (CONVENTIONS: one API until there is a need)

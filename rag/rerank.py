@@ -2,37 +2,29 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
-from rag.errors import ModelUnavailable
+from rag.models import load_cross_encoder
+
+ADVICE = "Set reranker (REGCITE_RERANKER) to a local cross-encoder folder, or to an empty string to turn reranking off"
 
 
 class Reranker:
     """Scores (question, clause text) pairs with a local cross-encoder; higher is more relevant."""
 
-    def __init__(self, name: str, device: str = "cpu", max_length: int = 512):
+    def __init__(self, name: str, device: str = "auto", max_length: int = 512, allow_downloads: bool = False):
         self.name = name
         self._device = device
         self._max_length = max_length
+        self._allow_downloads = allow_downloads
         self._model = None
         self._lock = threading.Lock()
 
     def _load(self):
         with self._lock:
             if self._model is None:
-                from sentence_transformers import CrossEncoder
-
-                local = Path(self.name).expanduser()
-                try:
-                    self._model = CrossEncoder(str(local) if local.is_dir() else self.name, device=self._device,
-                                               max_length=self._max_length, local_files_only=True)
-                except Exception as e:  # HF raises OSError, ValueError or its own errors depending on the cause
-                    raise ModelUnavailable(
-                        f"cannot load reranker {self.name!r}: {e}. Set reranker (REGCITE_RERANKER) to a local "
-                        "cross-encoder folder, or to an empty string to turn reranking off"
-                    ) from e
+                self._model = load_cross_encoder(self.name, self._device, self._allow_downloads, "reranker",
+                                                 ADVICE, max_length=self._max_length)
             return self._model
-
     def scores(self, question: str, texts: list[str]) -> list[float]:
         if not texts:
             return []

@@ -8,8 +8,10 @@ filter still returns k clauses.
 from __future__ import annotations
 
 import logging
+import threading
 import unicodedata
-from typing import Sequence
+import weakref
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -49,6 +51,54 @@ def _parents(index) -> dict[str, int]:
     return out
 
 
+class SnapshotStructures:
+    """What retrieval derives from one index snapshot, built on first use and shared by every retriever over it."""
+
+    def __init__(self, index):
+        self._index = weakref.ref(index)  # a strong one would keep the snapshot alive through _STRUCTURES
+        self._built: dict[Callable, object] = {}
+        self._lock = threading.Lock()
+
+    def _get(self, build: Callable):
+        with self._lock:  # threads of the app race for the first build; only one builds
+            if build not in self._built:
+                self._built[build] = build(self._index())
+            return self._built[build]
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        return self._get(_lexical)
+
+    @property
+    def references(self) -> ReferenceMap:
+        return self._get(_reference_map)
+
+    @property
+    def version_codes(self) -> tuple[list[str], np.ndarray]:
+        return self._get(_version_codes)
+
+    @property
+    def parents(self) -> dict[str, int]:
+        return self._get(_parents)
+
+
+def _reference_map(index) -> ReferenceMap:
+    return ReferenceMap(index.clauses)
+
+
+# Keyed by the snapshot object itself: a snapshot dropped by every caller takes its structures with it.
+_STRUCTURES: "weakref.WeakKeyDictionary[object, SnapshotStructures]" = weakref.WeakKeyDictionary()
+_STRUCTURES_LOCK = threading.Lock()
+
+
+def structures_of(index) -> SnapshotStructures:
+    with _STRUCTURES_LOCK:
+        found = _STRUCTURES.get(index)
+        if found is None:
+            found = _STRUCTURES[index] = SnapshotStructures(index)
+        return found
+
+
 def _zscores(values: np.ndarray) -> np.ndarray:
     spread = values.std()
     return (values - values.mean()) / spread if spread > 1e-9 else np.zeros_like(values)
@@ -64,23 +114,22 @@ class Retriever:
         if reranker is None and settings.reranker:
             from rag.rerank import Reranker
 
-            reranker = Reranker(settings.reranker, device="cpu" if settings.device == "auto" else settings.device)
+            reranker = Reranker(settings.reranker, device=settings.device,
+                                allow_downloads=settings.allow_model_downloads)
         self.reranker = reranker
-
-    # Structures shared by every retriever over the same snapshot.
-    def _lexical_index(self) -> LexicalIndex:
-        return self.index.derive("lexical", _lexical)
-
-    def _references(self) -> ReferenceMap:
-        return self.index.derive("references", lambda ix: ReferenceMap(ix.clauses))
+        self.structures = structures_of(index)
 
     def allowed(self, filters: Filters) -> np.ndarray | None:
         """Position mask for the filters, or None when they admit everything."""
         if filters == Filters():
             return None
-        versions, codes = self.index.derive("version_codes", _version_codes)
+        versions, codes = self.structures.version_codes
         admitted = np.array([filters.admits(self.index.documents[v]) for v in versions], dtype=bool)
         return admitted[codes] if len(codes) else np.zeros(0, dtype=bool)
+
+    def admitted_doc_ids(self, filters: Filters) -> list[str]:
+        """The documents (doc_id, each once) the filters let retrieval search."""
+        return sorted({d.doc_id for d in self.index.documents.values() if filters.admits(d)})
 
     def retrieve(self, question: str, filters: Filters = Filters(), k: int | None = None) -> list[Hit]:
         k = k or self.settings.top_k
@@ -95,7 +144,7 @@ class Retriever:
         query_vector = self.embedder.embed_query(question) if weight > 0 or named else None
         n = self.settings.candidates
         dense = self.index.search(query_vector, n, allowed)[0] if weight > 0 else []
-        lexical = self._lexical_index().top(question, n, allowed) if weight < 1 else []
+        lexical = self.structures.lexical.top(question, n, allowed) if weight < 1 else []
         fused = self._fuse(dense, lexical)
         if self.reranker is not None and fused:
             fused = self._rerank(question, fused)
@@ -116,7 +165,7 @@ class Retriever:
         """Clauses the question names, with the clauses beneath them, in document order, up to limit."""
         found: list[int] = []
         for mention in mentions(question):
-            exact, children = self._references().lookup(mention.key)
+            exact, children = self.structures.references.lookup(mention.key)
             positions = [p for p in exact + children if allowed is None or allowed[p]]
             for p in self._narrow_to_named_document(question, positions):
                 if p not in found:
@@ -181,5 +230,5 @@ class Retriever:
 
     def parent_lead_in(self, child: Clause) -> Clause | None:
         """The clause a list item hangs from ("A creditor shall notify … within:" above "(iii) 30 days …")."""
-        position = self.index.derive("parents", _parents).get(child.clause_id)
+        position = self.structures.parents.get(child.clause_id)
         return None if position is None else self.index.clauses[position]

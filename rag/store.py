@@ -7,15 +7,17 @@ import json
 import logging
 import os
 import sqlite3
-import threading
+from dataclasses import asdict
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from rag import vectors
 from rag.config import Settings
 from rag.errors import IndexLocked, IndexMissing, ModelMismatch
+from rag.reports import IngestCounts, IngestRun, SkippedFile
 from rag.types import CharSpan, Clause, DocumentVersion, Kind, PageSpan, Status
 
 log = logging.getLogger(__name__)
@@ -124,16 +126,6 @@ class Index:
         self._positions = {c.clause_id: i for i, c in enumerate(clauses)}
         self._cpu = cpu_index
         self._gpu = gpu_index
-        # Structures built from this snapshot on first use (lexical index, reference map), shared by retrievers.
-        self.derived: dict[str, object] = {}
-        self._derived_lock = threading.Lock()
-
-    def derive(self, name: str, build):
-        """The structure called name, built once per snapshot with build(self), even when threads race."""
-        with self._derived_lock:
-            if name not in self.derived:
-                self.derived[name] = build(self)
-            return self.derived[name]
 
     def vector(self, position: int) -> np.ndarray:
         return self._cpu.reconstruct(position)
@@ -342,12 +334,12 @@ class Writer:
         db.execute("DELETE FROM versions WHERE version_id = ?", (version_id,))
         self._changed = True
 
-    def record_run(self, started: str, counts: dict, skipped: list[tuple[str, str]]) -> None:
+    def record_run(self, started: str, counts: IngestCounts, skipped: Sequence[SkippedFile]) -> None:
         """An ingest run's summary, committed with the run (generation filled in on commit)."""
         finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self._db().execute(
             "INSERT INTO ingest_runs (started, finished, generation, counts, skipped) VALUES (?,?,-1,?,?)",
-            (started, finished, json.dumps(counts), json.dumps(skipped, ensure_ascii=False)),
+            (started, finished, json.dumps(asdict(counts)), json.dumps([list(s) for s in skipped], ensure_ascii=False)),
         )
 
     def commit(self) -> int:
@@ -391,8 +383,8 @@ def open_writer(settings: Settings, model_name: str, dim: int) -> Writer:
     return Writer(settings, model_name, dim)
 
 
-def ingest_runs(settings: Settings, limit: int = 20) -> list[dict]:
-    """The latest ingest runs, newest first, for the library page and `regcite docs`."""
+def ingest_runs(settings: Settings, limit: int = 20) -> list[IngestRun]:
+    """The latest committed ingest runs, newest first, for the library page."""
     path = settings.index_dir / CATALOG
     if not path.exists():
         return []
@@ -405,7 +397,25 @@ def ingest_runs(settings: Settings, limit: int = 20) -> list[dict]:
         return []
     finally:
         conn.close()
-    return [
-        {"started": s, "finished": f, "generation": g, "counts": json.loads(c), "skipped": json.loads(k)}
-        for s, f, g, c, k in rows
-    ]
+    return [IngestRun(s, f, g, IngestCounts.from_dict(json.loads(c)),
+                      tuple(SkippedFile(str(p), str(r)) for p, r in json.loads(k)))
+            for s, f, g, c, k in rows]
+
+
+def committed_generation(settings: Settings) -> int:
+    """The generation last committed on disk: 0 when there is none, -1 when the catalog cannot be read.
+
+    A cheap read-only look (no snapshot is opened), for a long-lived reader deciding whether to reopen."""
+    path = settings.index_dir / CATALOG
+    if not path.exists():
+        return 0
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        log.warning("cannot read the index generation at %s: %s", path, e)
+        return -1
+    return int(row[0]) if row else 0

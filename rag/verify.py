@@ -3,11 +3,16 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import unicodedata
 from decimal import Decimal, InvalidOperation
 
-from rag.cite import Check, split_sentences
+from rag.cite import Check
+from rag.config import Settings
 from rag.context import ContextBlock
+from rag.models import load_cross_encoder
+from rag.numerals import NUMERAL_CHARS, chinese_number
+from rag.text import overlap, split_sentences
 from rag.types import Verdict
 
 log = logging.getLogger(__name__)
@@ -25,29 +30,12 @@ _UNITS = re.compile(r"^\s*(?:business |calendar )?(?:days?|weeks?|months?|years?
 _LABEL = re.compile(r"\((?:\d{1,3}|[a-zA-Z]{1,5})\)")  # paragraph labels such as (1), (iii), (a): not quantities
 _DIGITS = re.compile(r"(?<![0-9A-Za-z.,])\d[\d,]*(?:\.\d+)?(?:\s*(million|billion|thousand))?")
 _WORD_RUN = re.compile(r"\b(?:(?:%s)(?:[\s-]+(?:and[\s-]+)?)?)+" % "|".join(sorted([*_WORDS, *_SCALES], key=len, reverse=True)), re.I)
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_CN_SMALL = {"十": 10, "百": 100, "千": 1000}
-_CN_BIG = {"万": 10**4, "亿": 10**8}
-_CN_RUN = re.compile(r"(百分之|第)?([零〇一二两三四五六七八九十百千万亿]+)(?=(日|天|年|个|月|倍|元|%|条|款|项|周|小时|万|亿|以上|以下)?)")
+_CN_RUN = re.compile(rf"(百分之|第)?([{NUMERAL_CHARS}]+)(?=(日|天|年|个|月|倍|元|%|条|款|项|周|小时|万|亿|以上|以下)?)")
 
 
 def _plain(value: Decimal) -> str:
     value = value.normalize()
     return format(value, "f") if value == value.to_integral() else str(value)
-
-
-def _cn_value(text: str) -> int:
-    total, section, number = 0, 0, 0
-    for ch in text:
-        if ch in _CN_DIGITS:
-            number = _CN_DIGITS[ch]
-        elif ch in _CN_SMALL:
-            section += (number or 1) * _CN_SMALL[ch]
-            number = 0
-        elif ch in _CN_BIG:
-            total += (section + number) * _CN_BIG[ch]
-            section, number = 0, 0
-    return total + section + number
 
 
 def _word_value(words: list[str]) -> int:
@@ -87,51 +75,28 @@ def numbers_in(text: str) -> set[str]:
         found.add(str(_word_value(words)))
     for m in _CN_RUN.finditer(text):
         run = m.group(2)
-        if not (m.group(1) or m.group(3) or len(run) > 1 and any(c in _CN_SMALL or c in _CN_BIG for c in run)):
+        if not (m.group(1) or m.group(3) or len(run) > 1 and any(c in "十百千万亿" for c in run)):
             continue  # a lone 一 inside a word (统一, 一般) is no quantity
-        found.add(str(_cn_value(run)))
+        found.add(str(chinese_number(run)))
     return found
 
 
-_STOP = set("""a an the of to in on at by for from with and or not no is are was were be been being have has had do does
-did shall must may can will would should could that this these those it its as any each such which who whom whose
-what when where how why than then there their they them he she his her we our you your i me my if under within
-about into also other per""".split())
-_TOKEN = re.compile(r"[a-z0-9]+|[\u3400-\u9fff]")
-
-
-def content_tokens(text: str) -> set[str]:
-    """Lower-cased English words without stop words (plural s stripped) and Chinese character bigrams."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    out: set[str] = set()
-    cjk: list[str] = []
-    for t in _TOKEN.findall(text):
-        if "\u3400" <= t[0] <= "\u9fff":
-            cjk.append(t)
-            continue
-        if cjk:
-            out.update(a + b for a, b in zip(cjk, cjk[1:]))
-            cjk = []
-        if t not in _STOP:
-            out.add(t[:-1] if len(t) > 3 and t.endswith("s") and not t.endswith("ss") else t)
-    out.update(a + b for a, b in zip(cjk, cjk[1:]))
-    return out
-
-
-def overlap(sentence: str, source: str) -> float:
-    """Share of the sentence's content tokens found in the source, 0..1."""
-    s = content_tokens(sentence)
-    return len(s & content_tokens(source)) / len(s) if s else 0.0
+NLI_ADVICE = ("Set nli_model (REGCITE_NLI_MODEL) to a local NLI cross-encoder folder, or to an empty string to "
+              "verify citations without NLI")
 
 
 class Verifier:
-    """Checks sentences against context blocks. Embedder and NLI model are optional and used as given."""
+    """Checks sentences against context blocks. The embedder is optional; settings.nli_model, when set, loads once,
+    on the first check, through the one model loader (offline unless settings allow downloads)."""
 
-    def __init__(self, embedder=None, nli_model: str = ""):
+    def __init__(self, embedder=None, settings: Settings | None = None):
         self.embedder = embedder
-        self.nli_model = nli_model
+        self.nli_model = settings.nli_model if settings else ""
+        self._device = settings.device if settings else "cpu"
+        self._allow_downloads = settings.allow_model_downloads if settings else False
         self._nli = None
         self._nli_labels: dict[int, str] = {}
+        self._lock = threading.Lock()
 
     def check(self, sentence: str, block: ContextBlock) -> Check:
         clause = block.hit.clause
@@ -177,12 +142,12 @@ class Verifier:
 
     def _nli_scores(self, premise: str, hypothesis: str) -> tuple[float, float]:
         """(entailment, contradiction) probabilities from the configured cross-encoder."""
-        if self._nli is None:
-            from sentence_transformers import CrossEncoder
-
-            self._nli = CrossEncoder(self.nli_model, device="cpu")
-            id2label = getattr(self._nli.model.config, "id2label", {}) or {}
-            self._nli_labels = {int(i): str(l).lower() for i, l in id2label.items()}
+        with self._lock:
+            if self._nli is None:
+                self._nli = load_cross_encoder(self.nli_model, self._device, self._allow_downloads, "NLI model",
+                                               NLI_ADVICE)
+                id2label = getattr(self._nli.model.config, "id2label", {}) or {}
+                self._nli_labels = {int(i): str(l).lower() for i, l in id2label.items()}
         import numpy as np
 
         logits = np.asarray(self._nli.predict([(premise, hypothesis)], apply_softmax=False))[0]

@@ -1,12 +1,8 @@
 """`regcite ask "question"`: an answer whose sentences cite verified clauses, streamed; --json for the whole Answer."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
-from datetime import date
-from enum import Enum
-from pathlib import Path
 
 KINDS = ("regulation", "guidance", "report", "filing")
 
@@ -33,32 +29,18 @@ def run(name: str, args, settings) -> int:
         settings = settings.replace(**changes)
     filters = Filters(doc_ids=tuple(args.doc), jurisdictions=tuple(args.jurisdiction),
                       kinds=tuple(Kind(k) for k in args.kind), languages=tuple(args.lang))
-    retriever, embedder = open_retriever(settings)
-    from rag.answer import answer_question
-    from rag.llm import make_backend
+    from rag.pipeline import open_pipeline
 
-    backend = make_backend(settings)
     on_token = None if args.json else _stream_to(sys.stdout)
-    answer = answer_question(args.question, retriever, backend, settings, filters=filters, on_token=on_token,
-                             embedder=embedder)
+    answer = open_pipeline(settings).answer(args.question, filters, on_token)
     if args.json:
-        print(json.dumps(to_jsonable(answer), ensure_ascii=False, indent=2))
+        from rag.serialize import answer_to_dict
+
+        print(json.dumps(answer_to_dict(answer), ensure_ascii=False, indent=2))
     else:
         print("\n")
         print(report(answer))
     return 0
-
-
-def open_retriever(settings):
-    """(retriever, embedder) over the committed index, as the app and the eval runner build them."""
-    from rag.embed import load_embedder
-    from rag.retrieve import Retriever
-    from rag.store import open_index
-
-    index = open_index(settings)
-    embedder = load_embedder(settings)
-    index.check_model(embedder.name)
-    return Retriever(index, embedder, settings), embedder
 
 
 def _stream_to(out):
@@ -97,21 +79,3 @@ def report(answer) -> str:
 def _cut(text: str, n: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 1] + "…"
-
-
-def to_jsonable(value):
-    """Dataclasses, enums, dates and paths as plain JSON values; properties such as Answer.citations included."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        if hasattr(type(value), "citations"):
-            out["citations"] = to_jsonable(value.citations)
-        return out
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, (date, Path)):
-        return str(value) if isinstance(value, Path) else value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    return value

@@ -1,7 +1,6 @@
 """`regcite docs` (what is indexed) and `regcite search "query"` (top clauses by retrieval)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 
 SNIPPET = 160
@@ -16,10 +15,11 @@ def add_arguments(name: str, parser) -> None:
 
 
 def run(name: str, args, settings) -> int:
-    from rag.store import open_index
+    if name == "docs":
+        from rag.store import open_index
 
-    index = open_index(settings)
-    return _docs(index, args) if name == "docs" else _search(index, args, settings)
+        return _docs(open_index(settings), args)
+    return _search(args, settings)
 
 
 def _docs(index, args) -> int:
@@ -48,33 +48,24 @@ def _docs(index, args) -> int:
     return 0
 
 
-def _search(index, args, settings) -> int:
-    from rag.embed import load_embedder
+def _search(args, settings) -> int:
+    from rag.errors import ConfigError
+    from rag.pipeline import open_pipeline
     from rag.types import Filters
 
-    k = args.k or settings.top_k
-    embedder = load_embedder(settings)
-    index.check_model(embedder.name)
-    unknown = [d for d in args.doc if d not in {v.doc_id for v in index.documents.values()}]
+    pipeline = open_pipeline(settings)
+    indexed = {v.doc_id for v in pipeline.index.documents.values()}
+    unknown = [d for d in args.doc if d not in indexed]
     if unknown:
-        from rag.errors import ConfigError
-
-        known = ", ".join(sorted({v.doc_id for v in index.documents.values()}))
-        raise ConfigError(f"no indexed document {', '.join(unknown)}; indexed: {known}")
-    filters = Filters(doc_ids=tuple(args.doc))
-    if importlib.util.find_spec("rag.retrieve") is not None:
-        from rag.retrieve import Retriever
-
-        hits = Retriever(index, embedder, settings).retrieve(args.query, filters=filters, k=k)
-        rows = [(h.clause, h.document, h.score) for h in hits]
-    else:
-        rows = _dense(index, embedder, args.query, filters, k)
+        raise ConfigError(f"no indexed document {', '.join(unknown)}; indexed: {', '.join(sorted(indexed))}")
+    hits = pipeline.search(args.query, Filters(doc_ids=tuple(args.doc)), args.k)
     results = [
         {
-            "reference": c.reference, "document": d.title, "doc_id": d.doc_id, "pages": str(c.page_span),
-            "score": round(float(s), 4), "text": c.text[:SNIPPET], "clause_id": c.clause_id,
+            "reference": h.clause.reference, "document": h.document.title, "doc_id": h.document.doc_id,
+            "pages": str(h.clause.page_span), "score": round(float(h.score), 4), "text": h.clause.text[:SNIPPET],
+            "clause_id": h.clause.clause_id,
         }
-        for c, d, s in rows
+        for h in hits
     ]
     if args.json:
         print(json.dumps(results, ensure_ascii=False, indent=2))
@@ -85,16 +76,6 @@ def _search(index, args, settings) -> int:
         print(f"{i}. {r['reference']}  ({r['document']}, {r['pages']})  score {r['score']:.3f}")
         print(f"   {' '.join(r['text'].split())}")
     return 0
-
-
-def _dense(index, embedder, query, filters, k):
-    import numpy as np
-
-    allowed = None
-    if filters.doc_ids:
-        allowed = np.array([filters.admits(index.document_of(c)) for c in index.clauses], dtype=bool)
-    hits = index.search(embedder.embed_query(query)[None, :], k, allowed)[0]
-    return [(index.clauses[p], index.document_of(index.clauses[p]), s) for p, s in hits]
 
 
 def _cut(text: str, width: int) -> str:

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,46 @@ def shared_path(relative: str) -> Path:
 def settings(tmp_path: Path) -> Settings:
     """Settings with a private data directory and no environment or config file leaking in."""
     return load_settings(env={}, overrides={"data_dir": tmp_path / "data"})
+
+
+class NetworkBlocked(ConnectionRefusedError):
+    """A test tried to reach a host outside loopback (a ConnectionError, so clients fail as if offline)."""
+
+
+def _is_loopback(host) -> bool:
+    if host in ("localhost", "", None):
+        return True
+    try:
+        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+    except ValueError:  # a host name: only localhost names count
+        return str(host).lower().endswith(".localhost")
+
+
+@pytest.fixture(autouse=True)
+def no_network(request, monkeypatch):
+    """Every test but the e2e ones runs offline: a connection or name lookup outside loopback fails at once,
+    so a hidden download or a leaked request is a failing test, not a slow one (cf. Haystack's request_blocker)."""
+    if request.node.get_closest_marker("e2e"):
+        yield
+        return
+    connect, connect_ex, getaddrinfo = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo
+
+    def guarded(method):
+        def call(sock, address, *args):
+            if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+                raise NetworkBlocked(f"test tried to connect to {address[0]}:{address[1]}; tests stay on loopback")
+            return method(sock, address, *args)
+        return call
+
+    def lookup(host, *args, **kwargs):
+        if not _is_loopback(host):
+            raise NetworkBlocked(f"test tried to resolve {host!r}; tests stay on loopback")
+        return getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded(connect))
+    monkeypatch.setattr(socket.socket, "connect_ex", guarded(connect_ex))
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    yield
 
 
 def hashed_word_vectors(texts, dim: int, pattern: str = r"\w+") -> np.ndarray:

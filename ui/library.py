@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 
 import streamlit as st
@@ -75,45 +76,43 @@ def _browser(index, settings) -> None:
             st.markdown(render.context_md(text, clause.char_span))
 
 
-def _ingest(saved: list[uploads.Saved], rejected: list[dict], settings, index) -> None:
+def _ingest(saved: list[uploads.Saved], rejected: list[uploads.FileResult], settings, index) -> None:
     before = {d.sha256 for d in index.documents.values()} if index is not None else set()
     bar = st.progress(0.0, text=f"Starting the ingest of {_count(len(saved), 'file')} (loading the embedding model)…")
 
     def on_progress(done: int, total: int) -> None:
         bar.progress(done / max(total, 1), text=f"Ingested {done} of {_count(total, 'file')}")
 
-    report = uploads.run_ingest([s.path for s in saved], settings.data_dir, on_progress=on_progress)
+    outcome = uploads.run_ingest([s.path for s in saved], settings.data_dir, on_progress=on_progress)
     bar.empty()
     after_index = resources.index(settings)
     after = {d.sha256 for d in after_index.documents.values()} if after_index is not None else set()
-    rows = rejected + uploads.per_file_results(saved, report, before, after)
-    st.session_state[RESULTS] = {"rows": rows, "report": report}
+    st.session_state[RESULTS] = (rejected + uploads.per_file_results(saved, outcome, before, after), outcome)
     # The tabs above were drawn from the old snapshot: run the page again so all of it shows the new generation
     # (the results above survive in session state).
     st.rerun()
 
 
 def _results() -> None:
-    results = st.session_state.get(RESULTS)
-    if not results:
+    if RESULTS not in st.session_state:
         return
-    report, rows = results["report"], results["rows"]
-    if report.get("event") == "error":
-        st.error(f"The ingest did not complete: {render.md_escape(report.get('message', ''))}", icon=":material/error:")
+    results, outcome = st.session_state[RESULTS]
+    report = outcome.report
+    if report is None:
+        st.error(f"The ingest did not complete: {render.md_escape(outcome.error)}", icon=":material/error:")
     else:
-        bad = sum(r["Result"] in ("skipped", "rejected", "failed") for r in rows)
-        text = (f"Ingest finished in {report.get('seconds', 0):.1f} s: {report.get('added', 0)} added, "
-                f"{report.get('replaced', 0)} replaced, {report.get('unchanged', 0)} unchanged, "
-                f"{len(report.get('skipped', []))} skipped; {_count(report.get('clauses', 0), 'clause')}, "
-                f"index generation {report.get('generation')}.")
+        bad = sum(r.is_problem for r in results)
+        text = (f"Ingest finished in {report.seconds:.1f} s: {report.added} added, {report.replaced} replaced, "
+                f"{report.unchanged} unchanged, {len(report.skipped)} skipped; {_count(report.clauses, 'clause')}, "
+                f"index generation {report.generation}.")
         (st.warning if bad else st.success)(text, icon=":material/warning:" if bad else ":material/check_circle:")
-    st.dataframe(rows, hide_index=True, width="stretch",
+    st.dataframe([r.row() for r in results], hide_index=True, width="stretch",
                  column_config={"Detail": st.column_config.TextColumn(width="large")})
     # The reasons in full, as text: a grid cell cuts them off.
-    for r in rows:
-        if r["Result"] in ("skipped", "rejected", "failed"):
-            st.markdown(f":orange[:material/warning:] **{render.md_escape(r['File'])}** {r['Result']}: "
-                        f"{render.md_escape(r['Detail'])}")
+    for r in results:
+        if r.is_problem:
+            st.markdown(f":orange[:material/warning:] **{render.md_escape(r.file)}** {r.result}: "
+                        f"{render.md_escape(r.detail)}")
 
 
 def _add(settings, index) -> None:
@@ -135,13 +134,13 @@ def _add(settings, index) -> None:
         for f in files:
             s, reason = uploads.save_upload(f.name, f.getvalue(), settings.uploads_dir, settings.upload_max_mb)
             if s is None:
-                rejected.append({"File": f.name, "Saved as": "", "Result": "rejected", "Detail": reason})
+                rejected.append(uploads.FileResult(f.name, "", "rejected", reason))
             else:
                 saved.append(s)
         if saved:
             _ingest(saved, rejected, settings, index)
         else:
-            st.session_state[RESULTS] = {"rows": rejected, "report": {"event": "error", "message": "nothing to ingest"}}
+            st.session_state[RESULTS] = (rejected, uploads.IngestOutcome(None, "nothing to ingest"))
     if recheck and sources:
         _ingest([uploads.saved_of(Path(p)) for p in sources if Path(p).is_file()], [], settings, index)
     _results()
@@ -150,8 +149,8 @@ def _add(settings, index) -> None:
 
         runs = ingest_runs(settings)
         st.dataframe(
-            [{"Finished": r["finished"], "Generation": r["generation"],
-              **{k.capitalize(): v for k, v in r["counts"].items()}, "Skipped": len(r["skipped"])} for r in runs],
+            [{"Finished": r.finished, "Generation": r.generation,
+              **{k.capitalize(): v for k, v in asdict(r.counts).items()}, "Skipped": len(r.skipped)} for r in runs],
             hide_index=True, width="stretch",
         )
 

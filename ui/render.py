@@ -5,17 +5,13 @@ import re
 import string
 from dataclasses import dataclass
 
-from rag.types import Answer, CharSpan, Citation, Clause, DocumentVersion, Verdict
+from rag.text import CONTENT_STOPWORDS, HAN_CHAR
+from rag.types import Answer, CharSpan, Citation, Clause, DocumentVersion, Verdict, worst_verdict
 
 # Every ASCII punctuation mark is escaped: document text then can neither become Markdown structure, nor a
 # Streamlit directive (":red[...]", ":material/x:"), nor LaTeX ("$"), nor HTML ("<script>" shows literally).
 _PUNCT = re.compile("([" + re.escape(string.punctuation) + "])")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_STOP = frozenset(
-    "the a an of to in on for and or by with is are be as at that this from any its it not may shall must an "
-    "which who has have was were will".split()
-)
 
 VERDICT_STYLE = {
     # colour, Material icon, label: colour and icon both differ so the verdict survives colour blindness
@@ -23,7 +19,6 @@ VERDICT_STYLE = {
     Verdict.PARTIAL: ("orange", "error", "Partly supported"),
     Verdict.UNSUPPORTED: ("red", "cancel", "Unsupported"),
 }
-_RANK = {Verdict.SUPPORTED: 0, Verdict.PARTIAL: 1, Verdict.UNSUPPORTED: 2}
 
 
 def md_escape(text: str) -> str:
@@ -41,13 +36,9 @@ def verdict_badge(verdict: Verdict) -> str:
     return f":{colour}-badge[:material/{icon}: {label}]"
 
 
-def worst(verdicts) -> Verdict:
-    return max(verdicts, key=_RANK.__getitem__, default=Verdict.UNSUPPORTED)
-
-
 def _terms(sentence: str) -> tuple[set[str], str]:
-    words = {w.lower() for w in _WORD.findall(sentence) if not _CJK.search(w)}
-    return {w for w in words if w.isdigit() or (len(w) > 2 and w not in _STOP)}, sentence
+    words = {w.lower() for w in _WORD.findall(sentence) if not HAN_CHAR.search(w)}
+    return {w for w in words if w.isdigit() or (len(w) > 2 and w not in CONTENT_STOPWORDS)}, sentence
 
 
 def support_mask(quote: str, sentence: str) -> list[bool]:
@@ -56,7 +47,7 @@ def support_mask(quote: str, sentence: str) -> list[bool]:
     mask = [False] * len(quote)
     for m in _WORD.finditer(quote):
         word = m.group()
-        if _CJK.search(word):
+        if HAN_CHAR.search(word):
             for i in range(m.start(), m.end() - 1):
                 if quote[i:i + 2] in raw:
                     mask[i] = mask[i + 1] = True
@@ -126,7 +117,7 @@ def cards_of(answer: Answer, prefix: str = "cite") -> list[Card]:
         cards.append(Card(
             number=number, anchor=f"{prefix}-{number}", marker=first.marker, clause_id=clause_id,
             version_id=first.version_id, reference=first.reference, title=first.document_title,
-            pages=str(first.page_span), verdict=worst(c.verdict for _, c, _ in used),
+            pages=str(first.page_span), verdict=worst_verdict(c.verdict for _, c, _ in used),
             score=max(c.score for _, c, _ in used), quote=first.quote,
             quote_md=highlight(first.quote, support_mask(first.quote, support)),
             sentences=tuple(dict.fromkeys(n for n, _, _ in used)),

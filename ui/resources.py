@@ -1,8 +1,7 @@
-"""Shared, cached resources of the app: settings, the index snapshot, embedder, retriever, backend."""
+"""Shared, cached resources of the app: settings, the index snapshot, and the pipeline (rag.pipeline) over it."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import streamlit as st
 
 from rag.config import Settings, load_settings
 from rag.errors import IndexMissing, RegciteError
-from rag.store import file_sha256
+from rag.store import committed_generation, file_sha256
 from rag.types import Answer, Filters
 
 log = logging.getLogger(__name__)
@@ -20,25 +19,6 @@ log = logging.getLogger(__name__)
 def settings() -> Settings:
     """Built once per server process from REGCITE_* (regcite ui passes the data dir through the environment)."""
     return load_settings()
-
-
-def committed_generation(settings: Settings) -> int:
-    """The generation last committed on disk, 0 when there is none; a cheap read, done on every rerun."""
-    from rag.store import CATALOG
-
-    path = settings.index_dir / CATALOG
-    if not path.exists():
-        return 0
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
-        try:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error as e:
-        log.warning("cannot read the index generation at %s: %s", path, e)
-        return -1
-    return int(row[0]) if row else 0
 
 
 @st.cache_resource(show_spinner=False)
@@ -82,20 +62,21 @@ def _embedder(embed_model: str, device: str, _settings: Settings):
     return load_embedder(_settings)
 
 
-@st.cache_resource(max_entries=2, show_spinner="Preparing retrieval…")
-def _retriever(data_dir: str, generation: int, embed_model: str, _index, _settings: Settings):
-    from rag.retrieve import Retriever
-
-    embedder = _embedder(_settings.embed_model, _settings.device, _settings)
-    _index.check_model(embedder.name)
-    return Retriever(_index, embedder, _settings)
-
-
 @st.cache_resource(show_spinner=False)
-def _backend(llm_backend: str, llm_model: str, llm_base_url: str, _settings: Settings):
+def _backend(llm_backend: str, llm_model: str, llm_base_url: str, _settings: Settings, _embedder):
     from rag.llm import make_backend
 
-    return make_backend(_settings)
+    return make_backend(_settings, _embedder)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Preparing retrieval…")
+def _pipeline(data_dir: str, generation: int, embed_model: str, _index, _settings: Settings):
+    """The composition root over one snapshot; the embedder and the backend outlive generations."""
+    from rag.pipeline import open_pipeline
+
+    embedder = _embedder(_settings.embed_model, _settings.device, _settings)
+    backend = _backend(_settings.llm_backend, _settings.llm_model, _settings.llm_base_url, _settings, embedder)
+    return open_pipeline(_settings, index=_index, embedder=embedder, backend=backend)
 
 
 @dataclass(frozen=True)
@@ -111,8 +92,8 @@ def backend_info(settings: Settings) -> BackendInfo:
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the embedding model and search indexes…")
 def _warmed(data_dir: str, generation: int, embed_model: str, _index, _settings: Settings) -> bool:
-    retriever = _retriever(data_dir, generation, embed_model, _index, _settings)
-    retriever.retrieve("notice within 30 days", Filters(), 1)  # builds the lexical index and reference map once
+    pipeline = _pipeline(data_dir, generation, embed_model, _index, _settings)
+    pipeline.search("notice within 30 days", Filters(), 1)  # builds the lexical index and reference map once
     return True
 
 
@@ -126,14 +107,11 @@ def warm_up(settings: Settings, idx) -> None:
 
 def answer(settings: Settings, question: str, filters: Filters = Filters(), on_token=None) -> Answer:
     """The rag core's answer over the snapshot being served; raises IndexMissing before the first ingest."""
-    from rag.answer import answer_question
-
     idx = index(settings)
     if idx is None:
         raise IndexMissing(f"no index at {settings.index_dir} yet: add documents on the Library page")
-    retriever = _retriever(str(settings.data_dir), idx.generation, settings.embed_model, idx, settings)
-    backend = _backend(settings.llm_backend, settings.llm_model, settings.llm_base_url, settings)
-    return answer_question(question, retriever, backend, settings, filters=filters, on_token=on_token)
+    pipeline = _pipeline(str(settings.data_dir), idx.generation, settings.embed_model, idx, settings)
+    return pipeline.answer(question, filters, on_token)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

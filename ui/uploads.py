@@ -13,9 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from rag.formats import SUFFIX_FORMATS
+from rag.reports import IngestReport
+from rag.store import file_sha256
+
 log = logging.getLogger(__name__)
 
-ALLOWED_TYPES = ("pdf", "html", "htm", "md", "markdown", "txt")
+ALLOWED_TYPES = tuple(suffix.lstrip(".") for suffix in SUFFIX_FORMATS)  # an upload must say what it is
 ROOT = Path(__file__).resolve().parents[1]  # the ingest package lives beside ui/
 
 
@@ -24,6 +28,32 @@ class Saved:
     name: str  # the name as uploaded
     path: Path  # where it was saved (safe name)
     sha256: str
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """How an ingest subprocess ended: its report, or why there is none."""
+
+    report: IngestReport | None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What became of one file: indexed, unchanged, skipped (by the ingest), rejected (before it), or failed."""
+
+    file: str  # the name as uploaded
+    saved_as: str
+    result: str
+    detail: str
+
+    @property
+    def is_problem(self) -> bool:
+        return self.result in ("skipped", "rejected", "failed")
+
+    def row(self) -> dict[str, str]:
+        """A row of the results table, headed as the page shows it."""
+        return {"File": self.file, "Saved as": self.saved_as, "Result": self.result, "Detail": self.detail}
 
 
 def safe_name(name: str, max_len: int = 120) -> str:
@@ -65,17 +95,13 @@ def save_upload(name: str, data: bytes, folder: Path, max_mb: int) -> tuple[Save
 
 def saved_of(path: Path) -> Saved:
     """An already-present file as if just uploaded, for re-checking indexed files."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return Saved(path.name, path, h.hexdigest())
+    return Saved(path.name, path, file_sha256(path))
 
 
 def run_ingest(
     paths: list[Path], data_dir: Path, on_progress: Callable[[int, int], None] | None = None, timeout_s: float = 3600
-) -> dict:
-    """Run `python -m ingest --json-events` and return its report event (or an "error" event)."""
+) -> IngestOutcome:
+    """Run `python -m ingest --json-events`: progress events go to on_progress, the report (or error) comes back."""
     env = {**os.environ, "REGCITE_DATA_DIR": str(data_dir)}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     cmd = [sys.executable, "-m", "ingest", "--json-events", "--data-dir", str(data_dir), *map(str, paths)]
@@ -97,27 +123,27 @@ def run_ingest(
     finally:
         if proc.poll() is None:
             proc.kill()
-    if not final:
-        tail = stderr.strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
-        final = {"event": "error", "error": "IngestFailed", "message": tail[0]}
-    return final
+    if final.get("event") == "report":
+        return IngestOutcome(IngestReport.from_dict(final))
+    if final.get("event") == "error":
+        return IngestOutcome(None, str(final.get("message") or final.get("error") or "the ingest failed"))
+    tail = stderr.strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
+    return IngestOutcome(None, tail[0])
 
 
-def per_file_results(saved: list[Saved], report: dict, indexed_before: set[str], indexed_after: set[str]) -> list[dict]:
-    """One row per uploaded file: indexed, unchanged or skipped, with the reason."""
-    skipped = {}
-    for path, reason in report.get("skipped", []):
-        skipped[str(Path(path).resolve())] = reason
-    rows = []
+def per_file_results(saved: list[Saved], outcome: IngestOutcome, indexed_before: set[str],
+                     indexed_after: set[str]) -> list[FileResult]:
+    """One result per uploaded file: indexed, unchanged, skipped with the ingest's reason, or failed."""
+    skipped = {str(Path(path).resolve()): reason for path, reason in (outcome.report.skipped if outcome.report else ())}
+    results = []
     for s in saved:
         reason = skipped.get(str(s.path.resolve()))
         if reason is not None:
-            rows.append({"File": s.name, "Saved as": s.path.name, "Result": "skipped", "Detail": reason})
+            results.append(FileResult(s.name, s.path.name, "skipped", reason))
         elif s.sha256 in indexed_before:
-            rows.append({"File": s.name, "Saved as": s.path.name, "Result": "unchanged", "Detail": "already indexed"})
+            results.append(FileResult(s.name, s.path.name, "unchanged", "already indexed"))
         elif s.sha256 in indexed_after:
-            rows.append({"File": s.name, "Saved as": s.path.name, "Result": "indexed", "Detail": ""})
+            results.append(FileResult(s.name, s.path.name, "indexed", ""))
         else:
-            rows.append({"File": s.name, "Saved as": s.path.name, "Result": "failed",
-                         "Detail": report.get("message", "not in the index after the run")})
-    return rows
+            results.append(FileResult(s.name, s.path.name, "failed", outcome.error or "not in the index after the run"))
+    return results

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 from rag.config import Settings
-from rag.llm.base import ChatBackend, Completion, Message
+from rag.llm.base import ChatBackend, Completion, Message, Prompt
 
-__all__ = ["ChatBackend", "Completion", "Message", "make_backend"]
+__all__ = ["ChatBackend", "Completion", "Message", "Prompt", "make_backend"]
 
 
-def make_backend(settings: Settings) -> ChatBackend:
-    """The backend named by settings.llm_backend; builds no client and loads no model yet."""
+def make_backend(settings: Settings, embedder=None) -> ChatBackend:
+    """The backend named by settings.llm_backend; builds no client and loads no model yet.
+
+    `embedder` is what the extractive backend ranks sentences with (without one it ranks by word coverage)."""
     if settings.llm_backend == "openai":
         from rag.llm.openai_backend import OpenAIBackend
 
@@ -19,4 +21,4 @@ def make_backend(settings: Settings) -> ChatBackend:
         return TransformersBackend(settings)
     from rag.llm.extractive import ExtractiveBackend
 
-    return ExtractiveBackend()
+    return ExtractiveBackend(embedder)

@@ -1,16 +1,14 @@
-"""The one narrow LLM interface: messages in, a Completion out, tokens optionally streamed to a callback."""
+"""The one narrow LLM interface: a typed Prompt in, a Completion out, tokens optionally streamed to a callback."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, Sequence, runtime_checkable
+from typing import Callable, Protocol, runtime_checkable
+
+from rag.prompt import Message, Prompt
+
+__all__ = ["ChatBackend", "Completion", "Message", "OnToken", "Prompt"]
 
 OnToken = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Message:
-    role: str  # "system", "user", "assistant"
-    content: str
 
 
 @dataclass(frozen=True)
@@ -26,7 +24,7 @@ class Completion:
 
 @runtime_checkable
 class ChatBackend(Protocol):
-    """Completes a chat. Construction is cheap; a model or connection is made on the first call.
+    """Completes a prompt (a model reads prompt.messages). Construction is cheap; a model or connection is made on the first call.
 
     Backends raise rag.errors.BackendUnavailable (server down, timeout, bad response) so the caller can fall back.
     `on_token` receives only answer text: a reasoning trace never reaches it.
@@ -35,4 +33,4 @@ class ChatBackend(Protocol):
     name: str
     model: str
 
-    def complete(self, messages: Sequence[Message], on_token: OnToken | None = None) -> Completion: ...
+    def complete(self, prompt: Prompt, on_token: OnToken | None = None) -> Completion: ...

@@ -4,11 +4,10 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import Sequence
-
-from rag.cite import ABSTAIN, PromptBlock, read_prompt, split_sentences
-from rag.llm.base import Completion, Message, OnToken
-from rag.verify import content_tokens
+from rag.context import ContextBlock
+from rag.llm.base import Completion, OnToken, Prompt
+from rag.prompt import ABSTAIN
+from rag.text import content_tokens, has_han, split_sentences
 
 MAX_SENTENCES = 3
 KEEP_WITHIN = 0.8  # further sentences must score at least this share of the best one
@@ -38,22 +37,27 @@ def _compose(lead_in: str, sentence: str) -> str:
 
 def _finish(text: str) -> tuple[str, str]:
     """(text without closing punctuation, the closing mark it should get)."""
-    cjk = bool(re.search(r"[\u4e00-\u9fff]", text))
+    cjk = has_han(text)
     text = text.rstrip(" ;,:；，：.。")
     return text, "。" if cjk else "."
 
 
-def _parent_in_context(block: PromptBlock, blocks: list[PromptBlock]) -> str:
+def _is_ancestor(parent: ContextBlock, child: ContextBlock) -> bool:
+    """By clause path, never by reference prefix: 1002.9 is no parent of 1002.90."""
+    p, c = parent.hit.clause, child.hit.clause
+    return p.version_id == c.version_id and len(p.path) < len(c.path) and c.path[:len(p.path)] == p.path
+
+
+def _parent_in_context(block: ContextBlock, blocks: tuple[ContextBlock, ...]) -> str:
     """When parent and child were both retrieved the context gives no lead-in: take the parent's text if it is one."""
     for other in blocks:
-        if other is not block and block.reference.startswith(other.reference) and block.reference != other.reference \
-                and other.text.rstrip().endswith((":", "：", "—")):
-            return other.text
+        if other is not block and _is_ancestor(other, block) and other.body.rstrip().endswith((":", "：", "—")):
+            return other.body
     return ""
 
 
 class ExtractiveBackend:
-    """Reads the numbered context back from the prompt and returns its best-supported sentences with markers.
+    """Answers from the prompt's context blocks with their best-supported sentences, each with its marker.
 
     With an embedder, a sentence's score mixes question-token coverage with embedding cosine; without, coverage only.
     """
@@ -64,10 +68,9 @@ class ExtractiveBackend:
     def __init__(self, embedder=None):
         self.embedder = embedder
 
-    def complete(self, messages: Sequence[Message], on_token: OnToken | None = None) -> Completion:
+    def complete(self, prompt: Prompt, on_token: OnToken | None = None) -> Completion:
         started = time.perf_counter()
-        question, blocks = read_prompt(messages)
-        chosen = self._choose(question, blocks)
+        chosen = self._choose(prompt.question, prompt.context.blocks)
         if chosen:
             parts = []
             for c in chosen:
@@ -81,16 +84,16 @@ class ExtractiveBackend:
         return Completion(text=text, model=self.model, backend=self.name, finish_reason="stop",
                           timings={"total": (time.perf_counter() - started) * 1000})
 
-    def _choose(self, question: str, blocks: list[PromptBlock]) -> list[_Candidate]:
+    def _choose(self, question: str, blocks: tuple[ContextBlock, ...]) -> list[_Candidate]:
         wanted = content_tokens(question)
         candidates: list[tuple[int, str]] = []
         references: list[str] = []
         for block in blocks:
             lead_in = block.lead_in or _parent_in_context(block, blocks)
-            for sentence in split_sentences(block.text):
+            for sentence in split_sentences(block.body):
                 if len(sentence) > 8:
                     candidates.append((block.number, _compose(lead_in, sentence)))
-                    references.append(block.reference)
+                    references.append(block.hit.clause.reference)
         if not candidates or not wanted:
             return []
         # The clause's reference counts as its words: "第二十九条规定了哪些情形" is about the clause it names.

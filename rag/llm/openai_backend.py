@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Sequence
 
 from rag.config import Settings
 from rag.errors import BackendUnavailable
-from rag.llm.base import Completion, Message, OnToken
+from rag.llm.base import Completion, OnToken, Prompt
 from rag.llm.profiles import StreamFilter, choose_profile, prepare_messages, split_reasoning
 
 log = logging.getLogger(__name__)
@@ -34,12 +33,12 @@ class OpenAIBackend:
                                          timeout=s.llm_timeout_s, max_retries=s.llm_retries)
         return self._client
 
-    def complete(self, messages: Sequence[Message], on_token: OnToken | None = None) -> Completion:
+    def complete(self, prompt: Prompt, on_token: OnToken | None = None) -> Completion:
         import openai
 
         s = self._settings
         temperature = s.llm_temperature if s.llm_temperature >= 0 else self.profile.temperature
-        prepared = [{"role": m.role, "content": m.content} for m in prepare_messages(messages, self.profile)]
+        prepared = [{"role": m.role, "content": m.content} for m in prepare_messages(prompt.messages, self.profile)]
         started = time.perf_counter()
         first_token = None
         raw: list[str] = []

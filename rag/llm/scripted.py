@@ -5,7 +5,7 @@ import time
 from typing import Callable, Sequence
 
 from rag.errors import BackendUnavailable
-from rag.llm.base import Completion, Message, OnToken
+from rag.llm.base import Completion, Message, OnToken, Prompt
 from rag.llm.profiles import PROFILES, Profile, StreamFilter, prepare_messages, split_reasoning
 
 Reply = str | Callable[[list[Message]], str]
@@ -28,9 +28,9 @@ class ScriptedBackend:
         self._chunk = max(1, chunk_chars)
         self._error = error
 
-    def complete(self, messages: Sequence[Message], on_token: OnToken | None = None) -> Completion:
+    def complete(self, prompt: Prompt, on_token: OnToken | None = None) -> Completion:
         started = time.perf_counter()
-        prepared = prepare_messages(messages, self.profile)
+        prepared = prepare_messages(prompt.messages, self.profile)
         self.prompts.append(prepared)
         if self._error:
             raise BackendUnavailable(f"scripted backend: {self._error}")

@@ -5,12 +5,12 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Sequence
 
 from rag.config import Settings
 from rag.errors import BackendUnavailable
-from rag.llm.base import Completion, Message, OnToken
+from rag.llm.base import Completion, OnToken, Prompt
 from rag.llm.profiles import StreamFilter, choose_profile, prepare_messages, split_reasoning
+from rag.models import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +34,13 @@ class TransformersBackend:
                 self._loaded = _load(self.model, self._settings.device)
             return self._loaded
 
-    def complete(self, messages: Sequence[Message], on_token: OnToken | None = None) -> Completion:
+    def complete(self, prompt: Prompt, on_token: OnToken | None = None) -> Completion:
         started = time.perf_counter()
         tokenizer, model, device = self._load()
         from transformers import TextIteratorStreamer
 
         s = self._settings
-        prepared = [{"role": m.role, "content": m.content} for m in prepare_messages(messages, self.profile)]
+        prepared = [{"role": m.role, "content": m.content} for m in prepare_messages(prompt.messages, self.profile)]
         try:
             inputs = tokenizer.apply_chat_template(prepared, add_generation_prompt=True, return_tensors="pt",
                                                    return_dict=True).to(device)
@@ -104,7 +104,7 @@ def _load(name: str, device_setting: str):
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as e:
         raise BackendUnavailable(f"transformers backend needs torch and transformers: {e}") from None
-    device = device_setting if device_setting != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(device_setting)
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
     folder, extra = (path.parent, {"gguf_file": path.name}) if path.suffix == ".gguf" else (path, {})
     started = time.perf_counter()

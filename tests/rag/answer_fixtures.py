@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from rag.types import CharSpan, Clause, DocumentVersion, Filters, Hit, Kind, PageSpan
-from rag.verify import content_tokens
+from rag.text import content_tokens
 
 REG_B = DocumentVersion(
     version_id="regb000000000001", doc_id="12 CFR 1002", title="Equal Credit Opportunity Act (Regulation B)",
@@ -59,15 +59,8 @@ def hit(reference: str, score: float = 1.0, dense: float | None = None) -> Hit:
     return Hit(c, d, score, dense_score=dense, lexical_score=score)
 
 
-class _Index:
-    documents = {REG_B.version_id: REG_B, AML.version_id: AML}
-
-
 class LexicalRetriever:
     """Ranks the fixture clauses by shared content tokens; exposes parent_lead_in like rag.retrieve.Retriever."""
-
-    index = _Index()
-    embedder = None
 
     def __init__(self, clauses=None):
         self.clauses = clauses or CLAUSES
@@ -84,6 +77,9 @@ class LexicalRetriever:
             if s > 0:
                 scored.append(Hit(c, d, s, lexical_score=s, via="lexical"))
         return sorted(scored, key=lambda h: h.score, reverse=True)[: k or 8]
+
+    def admitted_doc_ids(self, filters: Filters) -> list[str]:
+        return sorted({d.doc_id for _, d in self.clauses if filters.admits(d)})
 
     def parent_lead_in(self, child: Clause) -> Clause | None:
         for c, _ in self.clauses:

@@ -1,7 +1,6 @@
 """The whole answering path: relevance and abstention, fallback, and Reg B over a real index (store + embedder)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -9,12 +8,13 @@ import numpy as np
 import pytest
 
 from rag.answer import answer_question, relevance
-from rag.cite import ABSTAIN
+from rag.prompt import ABSTAIN
 from rag.config import load_settings
 from rag.llm.extractive import ExtractiveBackend
 from rag.llm.profiles import PROFILES
 from rag.llm.scripted import ScriptedBackend
 from rag.types import Filters, Hit, Verdict
+from rag.verify import Verifier
 from tests.conftest import shared_path
 from tests.rag.answer_fixtures import AML, CLAUSES, REG_B, LexicalRetriever, hit
 
@@ -27,15 +27,20 @@ def settings(tmp_path):
     return load_settings(env={}, overrides={"data_dir": tmp_path / "data"})
 
 
+def ask(question, retriever, backend, settings, **options):
+    """answer_question with a verifier that reads words and numbers only (no embedder, no NLI)."""
+    return answer_question(question, retriever, backend, Verifier(), settings, **options)
+
+
 def test_out_of_corpus_chinese_question_abstains_and_says_what_it_searched(settings):
-    answer = answer_question(OUT_OF_CORPUS, LexicalRetriever(), ExtractiveBackend(), settings)
+    answer = ask(OUT_OF_CORPUS, LexicalRetriever(), ExtractiveBackend(), settings)
     assert answer.abstained and answer.sentences == ()
     assert answer.text.startswith(ABSTAIN)
     assert "Searched 2 documents (12 CFR 1002, 反洗钱法)" in answer.text
 
 
 def test_abstention_names_the_filters_it_searched_with(settings):
-    answer = answer_question("What is the capital of France?", LexicalRetriever(), ExtractiveBackend(), settings,
+    answer = ask("What is the capital of France?", LexicalRetriever(), ExtractiveBackend(), settings,
                              filters=Filters(jurisdictions=("US",)))
     assert answer.abstained and "Searched 1 document (12 CFR 1002) with filters jurisdiction=US." in answer.text
 
@@ -58,7 +63,7 @@ def test_abstain_below_setting_moves_the_floor(settings):
 
 
 def test_a_model_that_says_the_documents_do_not_say_abstains(settings):
-    answer = answer_question(REG_B_Q, LexicalRetriever(), ScriptedBackend([ABSTAIN]), settings)
+    answer = ask(REG_B_Q, LexicalRetriever(), ScriptedBackend([ABSTAIN]), settings)
     assert answer.abstained and answer.text.startswith(ABSTAIN) and answer.backend == "scripted"
 
 
@@ -66,7 +71,7 @@ def test_reasoning_is_kept_apart_from_the_answer_text(settings):
     raw = "<think>SECRET-TRACE: maybe 45?</think>A creditor has 30 days after adverse action on an existing account [1]."
     backend = ScriptedBackend([raw], profile=PROFILES["deepseek-r1"])
     tokens: list[str] = []
-    answer = answer_question(REG_B_Q, LexicalRetriever(), backend, settings, on_token=tokens.append)
+    answer = ask(REG_B_Q, LexicalRetriever(), backend, settings, on_token=tokens.append)
     assert "SECRET" not in answer.text and "SECRET" not in "".join(tokens)
     assert "SECRET-TRACE" in answer.reasoning
     assert answer.sentences[0].verdict is Verdict.SUPPORTED
@@ -74,21 +79,21 @@ def test_reasoning_is_kept_apart_from_the_answer_text(settings):
 
 def test_a_wrong_number_from_the_model_is_flagged(settings):
     backend = ScriptedBackend(["A creditor has 45 days after taking adverse action on an existing account [1]."])
-    answer = answer_question(REG_B_Q, LexicalRetriever(), backend, settings)
+    answer = ask(REG_B_Q, LexicalRetriever(), backend, settings)
     sentence = answer.sentences[0]
     assert sentence.verdict is Verdict.UNSUPPORTED
     assert any(p.startswith("45 not in 12 CFR 1002.9(a)(1)") for p in sentence.problems)
 
 
 def test_unavailable_backend_falls_back_with_a_visible_reason(settings):
-    answer = answer_question(REG_B_Q, LexicalRetriever(), ScriptedBackend(error="connection refused"), settings)
+    answer = ask(REG_B_Q, LexicalRetriever(), ScriptedBackend(error="connection refused"), settings)
     assert answer.backend == "extractive" and "connection refused" in answer.fallback_reason
     assert answer.citations[0].reference == "12 CFR 1002.9(a)(1)(iii)"
 
 
 def test_filters_reach_the_retriever(settings):
     retriever = LexicalRetriever()
-    answer = answer_question("客户身份资料应当保存多少年？", retriever, ExtractiveBackend(), settings,
+    answer = ask("客户身份资料应当保存多少年？", retriever, ExtractiveBackend(), settings,
                              filters=Filters(languages=("zh",)))
     assert retriever.calls[0][1] == Filters(languages=("zh",))
     assert not answer.abstained and "十年" in answer.text
@@ -110,6 +115,9 @@ class DenseRetriever:
     def parent_lead_in(self, child):
         return LexicalRetriever().parent_lead_in(child)
 
+    def admitted_doc_ids(self, filters):
+        return sorted({d.doc_id for d in self.index.documents.values() if filters.admits(d)})
+
 
 @pytest.mark.slow
 def test_reg_b_end_to_end_over_a_real_store_and_the_packaged_embedder(settings):
@@ -125,50 +133,38 @@ def test_reg_b_end_to_end_over_a_real_store_and_the_packaged_embedder(settings):
         w.commit()
     index = open_index(settings)
     retriever = DenseRetriever(index, embedder)
-    answer = answer_question(REG_B_Q, retriever, ExtractiveBackend(), settings)
+    answer = answer_question(REG_B_Q, retriever, ExtractiveBackend(), Verifier(embedder), settings)
     assert not answer.abstained and "30 days" in answer.sentences[0].text
     c = answer.sentences[0].citations[0]
     assert (c.reference, str(c.page_span), c.verdict) == ("12 CFR 1002.9(a)(1)(iii)", "p. 14", Verdict.SUPPORTED)
-    assert answer_question(OUT_OF_CORPUS, retriever, ExtractiveBackend(), settings).abstained
+    assert answer_question(OUT_OF_CORPUS, retriever, ExtractiveBackend(), Verifier(embedder), settings).abstained
 
 
 @pytest.mark.slow
 def test_reg_b_over_the_shared_corpus_with_the_project_retriever(settings):
     """Acceptance 1 on the real Reg B PDF: needs the ingest clause parser and rag.retrieve from the other half."""
     pdf = shared_path("corpus/regulations/us-cfr/12cfr1002_2017-20417_20220101.pdf")
-    for module in ("rag.retrieve", "ingest.clauses"):
-        if importlib.util.find_spec(module) is None:
-            pytest.skip(f"{module} is not in this checkout yet (written under issue 3's retrieval half / issue 2)")
     from ingest.pipeline import ingest_paths
-    from rag.embed import load_embedder
-    from rag.retrieve import Retriever
-    from rag.store import open_index
+    from rag.pipeline import open_pipeline
 
     ingest_paths([str(pdf)], settings, progress=False)
-    index = open_index(settings)
-    embedder = load_embedder(settings)
-    retriever = Retriever(index, embedder, settings)
-    answer = answer_question(REG_B_Q, retriever, ExtractiveBackend(), settings, embedder=embedder)
+    pipeline = open_pipeline(settings)
+    answer = pipeline.answer(REG_B_Q)
     cited = [c for c in answer.citations if c.reference == "12 CFR 1002.9(a)(1)(iii)"]
     assert cited and "30 days" in answer.text, answer.text
     assert str(cited[0].page_span) == "p. 13"  # the printed page of § 1002.9(a)(1)(iii) in the 2022 PDF
-    assert answer_question(OUT_OF_CORPUS, retriever, ExtractiveBackend(), settings, embedder=embedder).abstained
+    assert pipeline.answer(OUT_OF_CORPUS).abstained
 
 
 @pytest.mark.slow
 def test_a_chinese_question_naming_an_article_answers_from_it_over_the_sample_corpus(settings):
     """The packaged English embedder cannot read Chinese: the named article and BM25 must carry the question."""
     from ingest.pipeline import ingest_paths
-    from rag.embed import load_embedder
-    from rag.retrieve import Retriever
-    from rag.store import open_index
+    from rag.pipeline import open_pipeline
 
     root = Path(__file__).resolve().parents[2]
     ingest_paths([str(root / "corpus" / "regulations")], settings, progress=False)
-    embedder = load_embedder(settings)
-    retriever = Retriever(open_index(settings), embedder, settings)
-    answer = answer_question("反洗钱法第二十九条规定了哪些情形？", retriever, ExtractiveBackend(), settings,
-                             embedder=embedder)
+    answer = open_pipeline(settings).answer("反洗钱法第二十九条规定了哪些情形？")
     assert not answer.abstained
     assert answer.hits[0].via == "reference" and answer.hits[0].clause.reference == "反洗钱法 第二十九条"
     references = [c.reference for c in answer.citations]

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from rag.cite import (ABSTAIN, Check, build_messages, cite_sentences, is_abstention, parse_markers, read_prompt,
-                      render_answer, split_sentences)
+from rag.cite import Check, cite_sentences, is_abstention, parse_markers, render_answer
 from rag.context import build_context, estimate_tokens
+from rag.prompt import ABSTAIN, build_prompt
+from rag.text import split_sentences
 from rag.types import Verdict
 from tests.rag.answer_fixtures import LexicalRetriever, hit
 
@@ -57,14 +58,17 @@ def test_token_estimate_is_cheap_and_cjk_aware(text, tokens):
     assert estimate_tokens(text) == tokens
 
 
-def test_prompt_asks_for_markers_and_the_exact_abstention_phrase_and_reads_back():
+def test_the_prompt_asks_for_markers_and_the_exact_abstention_phrase_and_carries_its_blocks_typed():
     ctx = _context(ITEM, "12 CFR 1002.12(b)(1)")
-    messages = build_messages("How long?", ctx)
-    assert "[2]" in messages[0].content and ABSTAIN in messages[0].content
-    question, blocks = read_prompt(messages)
-    assert question == "How long?"
-    assert [(b.number, b.reference) for b in blocks] == [(1, ITEM), (2, "12 CFR 1002.12(b)(1)")]
-    assert blocks[0].lead_in.endswith("within:") and blocks[0].text.startswith("(iii) 30 days")
+    prompt = build_prompt("  How long? ", ctx)
+    system, user = prompt.messages
+    assert "[2]" in system.content and ABSTAIN in system.content
+    assert user.content == f"Context:\n{ctx.text}\n\nQuestion: How long?"
+    assert prompt.question == "How long?" and prompt.context is ctx
+    blocks = prompt.context.blocks
+    assert [(b.number, b.hit.clause.reference) for b in blocks] == [(1, ITEM), (2, "12 CFR 1002.12(b)(1)")]
+    assert blocks[0].lead_in.endswith("within:") and blocks[0].body.startswith("(iii) 30 days")
+    assert blocks[0].text.endswith(blocks[0].body)  # the body is what the model reads, word for word
 
 
 @pytest.mark.parametrize("text, expected", [

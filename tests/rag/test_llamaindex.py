@@ -12,12 +12,9 @@ import pytest
 from llama_index.core.schema import MetadataMode
 
 from ingest.pipeline import ingest_paths
-from rag.answer import answer_question
 from rag.config import load_settings
 from rag.llamaindex import RegciteQueryEngine, RegciteRetriever, hit_metadata
-from rag.llm.extractive import ExtractiveBackend
-from rag.retrieve import Retriever
-from rag.store import open_index
+from rag.pipeline import Pipeline, open_pipeline
 from rag.types import CharSpan, Clause, DocumentVersion, Filters, Hit, Kind, PageSpan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,15 +40,20 @@ class HashEmbedder:
         return self.embed_documents([text])[0]
 
 
-def _retriever(data_dir: Path, embedder) -> Retriever:
+def _pipeline(data_dir: Path, embedder) -> Pipeline:
     settings = load_settings(env={}, overrides={"data_dir": data_dir})
     ingest_paths(SAMPLE, settings, progress=False, embedder=embedder)
-    return Retriever(open_index(settings), embedder, settings)
+    return open_pipeline(settings, embedder=embedder)
 
 
 @pytest.fixture(scope="module")
-def retriever(tmp_path_factory) -> Retriever:
-    return _retriever(tmp_path_factory.mktemp("li") / "data", HashEmbedder())
+def pipeline(tmp_path_factory) -> Pipeline:
+    return _pipeline(tmp_path_factory.mktemp("li") / "data", HashEmbedder())
+
+
+@pytest.fixture(scope="module")
+def retriever(pipeline):
+    return pipeline.retriever
 
 
 def test_nodes_are_the_retrievers_hits_with_their_provenance(retriever):
@@ -103,10 +105,9 @@ def test_a_named_clause_comes_first_and_filters_apply(retriever):
     assert len(nodes) == 3 and {n.node.metadata["jurisdiction"] for n in nodes} == {"US"}
 
 
-def test_the_query_engine_answers_exactly_as_answer_question(retriever):
-    settings = retriever.settings
-    expected = answer_question(QUESTION, retriever, ExtractiveBackend(), settings)
-    response = RegciteQueryEngine(retriever, ExtractiveBackend(), settings).query(QUESTION)
+def test_the_query_engine_answers_exactly_as_the_pipeline(pipeline):
+    expected = pipeline.answer(QUESTION)
+    response = RegciteQueryEngine(pipeline).query(QUESTION)
     assert not expected.abstained and expected.citations
     assert response.response == expected.text and str(response) == expected.text
     answer = response.metadata["answer"]
@@ -125,18 +126,18 @@ def test_the_query_engine_answers_exactly_as_answer_question(retriever):
         assert re.search(re.escape(m["marker"]), response.response)
 
 
-def test_the_query_engine_applies_filters_and_reports_an_abstention(retriever):
-    engine = RegciteQueryEngine(retriever, ExtractiveBackend(), retriever.settings, filters=Filters(languages=("zh",)))
+def test_the_query_engine_applies_filters_and_reports_an_abstention(pipeline):
+    engine = RegciteQueryEngine(pipeline, filters=Filters(languages=("zh",)))
     response = engine.query(QUESTION)
     assert response.metadata["abstained"] is True and response.source_nodes == []
     assert response.response == response.metadata["answer"].text and "lang=zh" in response.response
     assert all(h.document.language == "zh" for h in response.metadata["answer"].hits)
 
 
-def test_the_query_engine_builds_the_configured_backend_when_given_none(retriever):
-    engine = RegciteQueryEngine(retriever, None, retriever.settings)
-    assert engine.backend.name == "extractive"
-    assert engine.query(QUESTION).metadata["backend"] == "extractive"
+def test_the_query_engine_answers_under_the_pipelines_settings(pipeline):
+    narrow = pipeline.with_settings(pipeline.settings.replace(top_k=2))
+    answer = RegciteQueryEngine(narrow).query(QUESTION).metadata["answer"]
+    assert len(answer.hits) == 2 and answer.hits == pipeline.answer(QUESTION).hits[:2]
 
 
 def test_importing_rag_does_not_import_llama_index():
@@ -148,14 +149,14 @@ def test_importing_rag_does_not_import_llama_index():
 
 
 @pytest.mark.slow
-def test_the_query_engine_matches_answer_question_with_the_packaged_embedder(tmp_path):
+def test_the_query_engine_matches_the_pipeline_with_the_packaged_embedder(tmp_path):
     from rag.embed import load_embedder
 
     settings = load_settings(env={}, overrides={"data_dir": tmp_path / "data"})
-    retriever = _retriever(tmp_path / "data", load_embedder(settings))
+    pipeline = _pipeline(tmp_path / "data", load_embedder(settings))
     for question in (QUESTION, "反洗钱法第二十九条规定了哪些情形？"):
-        expected = answer_question(question, retriever, ExtractiveBackend(), retriever.settings)
-        response = RegciteQueryEngine(retriever, ExtractiveBackend(), retriever.settings).query(question)
+        expected = pipeline.answer(question)
+        response = RegciteQueryEngine(pipeline).query(question)
         assert response.response == expected.text and not expected.abstained
         assert [n.node.metadata["marker"] for n in response.source_nodes] == list(
             dict.fromkeys(c.marker for c in expected.citations))

@@ -17,13 +17,21 @@ from rag.answer import answer_question
 from rag.config import load_settings
 from rag.errors import BackendUnavailable
 from rag.llm import make_backend
-from rag.llm.base import ChatBackend, Completion, Message
+from rag.context import build_context
+from rag.llm.base import ChatBackend, Completion
 from rag.llm.extractive import ExtractiveBackend
 from rag.llm.scripted import ScriptedBackend
+from rag.prompt import build_prompt
 from rag.types import Verdict
-from tests.rag.answer_fixtures import LexicalRetriever
+from rag.verify import Verifier
+from tests.rag.answer_fixtures import LexicalRetriever, hit
 
 QUESTION = "How long does a creditor have to notify an applicant after taking adverse action on an existing account?"
+
+
+def ask(retriever, backend, settings, **options):
+    """The answer path with a verifier that reads words and numbers only (no embedder, no NLI)."""
+    return answer_question(QUESTION, retriever, backend, Verifier(), settings, **options)
 
 
 def _free_port() -> int:
@@ -110,12 +118,13 @@ def backend(request) -> ChatBackend:
     return make_backend(_settings(llm_backend="transformers", llm_model=str(folder), device="cpu"))
 
 
-MESSAGES = [Message("system", "Answer briefly."), Message("user", "Context:\n[1] X — Y (p. 1)\nA creditor shall "
-                                                                  "notify within 30 days.\n\nQuestion: How long?")]
+# A real prompt: the extractive backend answers from its typed blocks, a model from its messages.
+PROMPT = build_prompt(QUESTION, build_context([hit("12 CFR 1002.9(a)(1)(iii)")],
+                                              lead_in=LexicalRetriever().parent_lead_in))
 
 
 def test_contract_complete_returns_a_completion_naming_backend_and_model(backend):
-    completion = backend.complete(MESSAGES)
+    completion = backend.complete(PROMPT)
     assert isinstance(backend, ChatBackend) and isinstance(completion, Completion)
     assert completion.backend == backend.name and completion.model
     assert isinstance(completion.text, str) and "<think>" not in completion.text
@@ -124,14 +133,14 @@ def test_contract_complete_returns_a_completion_naming_backend_and_model(backend
 
 def test_contract_streamed_tokens_add_up_to_the_answer(backend):
     tokens: list[str] = []
-    completion = backend.complete(MESSAGES, on_token=tokens.append)
+    completion = backend.complete(PROMPT, on_token=tokens.append)
     assert tokens, "nothing was streamed"
     assert "".join(tokens).strip() == completion.text
 
 
 def test_contract_answer_question_cites_only_retrieved_clauses(backend):
     retriever = LexicalRetriever()
-    answer = answer_question(QUESTION, retriever, backend, _settings())
+    answer = ask(retriever, backend, _settings())
     retrieved = {h.clause.clause_id for h in answer.hits}
     assert answer.backend == backend.name and not answer.fallback_reason
     assert all(c.clause_id in retrieved for c in answer.citations)
@@ -140,7 +149,7 @@ def test_contract_answer_question_cites_only_retrieved_clauses(backend):
 
 
 def test_extractive_default_cites_the_reg_b_item_and_says_30_days():
-    answer = answer_question(QUESTION, LexicalRetriever(), make_backend(_settings()), _settings())
+    answer = ask(LexicalRetriever(), make_backend(_settings()), _settings())
     assert not answer.abstained and "30 days" in answer.text
     first = answer.sentences[0]
     assert first.citations[0].reference == "12 CFR 1002.9(a)(1)(iii)"
@@ -149,14 +158,14 @@ def test_extractive_default_cites_the_reg_b_item_and_says_30_days():
 
 
 def test_scripted_model_with_no_markers_yields_unsupported_sentences():
-    answer = answer_question(QUESTION, LexicalRetriever(), ScriptedBackend(["Thirty days. Ask your lender."]),
+    answer = ask(LexicalRetriever(), ScriptedBackend(["Thirty days. Ask your lender."]),
                              _settings())
     assert [s.verdict for s in answer.sentences] == [Verdict.UNSUPPORTED, Verdict.UNSUPPORTED]
     assert all(s.problems == ("no citation",) for s in answer.sentences) and answer.citations == ()
 
 
 def test_scripted_model_that_invents_markers_has_them_removed_and_counted():
-    answer = answer_question(QUESTION, LexicalRetriever(), ScriptedBackend(["Thirty days [1][42]. See [99]."]),
+    answer = ask(LexicalRetriever(), ScriptedBackend(["Thirty days [1][42]. See [99]."]),
                              _settings())
     assert answer.dropped_markers == 2
     assert "[42]" not in answer.text and "[99]" not in answer.text and "[1]" in answer.text
@@ -165,7 +174,7 @@ def test_scripted_model_that_invents_markers_has_them_removed_and_counted():
 
 def test_scripted_backend_records_prompts_with_numbered_context():
     backend = ScriptedBackend(["x [1]."])
-    answer_question(QUESTION, LexicalRetriever(), backend, _settings())
+    ask(LexicalRetriever(), backend, _settings())
     user = backend.prompts[0][-1].content
     assert "[1] 12 CFR 1002.9(a)(1)(iii)" in user and user.endswith(QUESTION)
 
@@ -174,14 +183,14 @@ def test_dead_server_raises_backend_unavailable_with_the_url():
     url = f"http://127.0.0.1:{_free_port()}/v1"
     backend = make_backend(_settings(llm_backend="openai", llm_model="m", llm_base_url=url, llm_retries=0))
     with pytest.raises(BackendUnavailable, match=f"127.0.0.1:{url.split(':')[2].split('/')[0]}"):
-        backend.complete(MESSAGES)
+        backend.complete(PROMPT)
 
 
 def test_dead_server_falls_back_to_extractive_visibly_without_crashing():
     url = f"http://127.0.0.1:{_free_port()}/v1"
     settings = _settings(llm_backend="openai", llm_model="m", llm_base_url=url, llm_retries=0)
     tokens: list[str] = []
-    answer = answer_question(QUESTION, LexicalRetriever(), make_backend(settings), settings, on_token=tokens.append)
+    answer = ask(LexicalRetriever(), make_backend(settings), settings, on_token=tokens.append)
     assert answer.backend == "extractive" and url in answer.fallback_reason
     assert "fallback" not in answer.text and "30 days" in answer.text
     assert answer.citations[0].reference == "12 CFR 1002.9(a)(1)(iii)"
@@ -220,13 +229,13 @@ def test_a_hung_server_times_out_as_backend_unavailable(silent_server):
                          llm_retries=0)
     started = time.monotonic()
     with pytest.raises(BackendUnavailable, match="no answer within 1 s"):
-        make_backend(settings).complete(MESSAGES)
+        make_backend(settings).complete(PROMPT)
     assert time.monotonic() - started < 10
 
 
 def test_transformers_backend_with_no_model_folder_falls_back(tmp_path):
     settings = _settings(llm_backend="transformers", llm_model=str(tmp_path / "absent"))
-    answer = answer_question(QUESTION, LexicalRetriever(), make_backend(settings), settings)
+    answer = ask(LexicalRetriever(), make_backend(settings), settings)
     assert answer.backend == "extractive" and "no model folder" in answer.fallback_reason
 
 
@@ -288,7 +297,7 @@ def _over_http(state, text: str, model: str = "Qwen2.5-7B-Instruct"):
     state["text"] = text
     settings = _settings(llm_backend="openai", llm_model=model, llm_base_url=state["url"], llm_retries=0)
     tokens: list[str] = []
-    answer = answer_question(QUESTION, LexicalRetriever(), make_backend(settings), settings, on_token=tokens.append)
+    answer = ask(LexicalRetriever(), make_backend(settings), settings, on_token=tokens.append)
     return answer, "".join(tokens)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.llm.base import Message
+from rag.llm.base import Message, Prompt
 from rag.llm.profiles import PROFILES, StreamFilter, choose_profile, prepare_messages, split_reasoning
 from rag.llm.scripted import ScriptedBackend
 
@@ -91,7 +91,7 @@ def test_a_lone_angle_bracket_is_not_swallowed():
 def test_backend_completion_and_stream_agree_and_hide_the_trace():
     backend = ScriptedBackend([RAW["fin_r1"][0]], profile=PROFILES["fin-r1"], chunk_chars=2)
     tokens: list[str] = []
-    completion = backend.complete([Message("user", "Q?")], on_token=tokens.append)
+    completion = backend.complete(Prompt.of_messages([Message("user", "Q?")]), on_token=tokens.append)
     assert completion.text == "Creditors have 30 days [1]."
     assert "SECRET-TRACE" in completion.reasoning
     assert "SECRET" not in "".join(tokens)

@@ -347,11 +347,31 @@ def test_parent_lead_in_is_the_clause_one_step_up_in_the_same_document(make, ind
         assert found.version_id == clause.version_id
 
 
-def test_derived_structures_are_built_once_per_snapshot(make, index):
-    make().retrieve(QUESTION)
-    lexical = index.derived["lexical"]
-    make().retrieve("another question about records")
-    assert index.derived["lexical"] is lexical
+def test_bm25_is_built_once_per_snapshot_and_let_go_with_it(data_dir, monkeypatch):
+    import gc
+
+    import rag.retrieve as retrieve
+
+    built = []
+
+    class CountingLexicalIndex(retrieve.LexicalIndex):
+        def __init__(self, texts, *args, **kwargs):
+            built.append(len(texts))
+            super().__init__(texts, *args, **kwargs)
+
+    monkeypatch.setattr(retrieve, "LexicalIndex", CountingLexicalIndex)
+    settings = load_settings(env={}, overrides={"data_dir": data_dir})
+    snapshot = open_index(settings)
+    first, second = Retriever(snapshot, HashEmbedder(), settings), Retriever(snapshot, HashEmbedder(), settings)
+    first.retrieve(QUESTION)
+    second.retrieve("another question about records")
+    assert built == [len(snapshot.clauses)]  # two retrievers, one build
+    Retriever(open_index(settings), HashEmbedder(), settings).retrieve(QUESTION)
+    assert len(built) == 2  # another snapshot builds its own
+    held = len(retrieve._STRUCTURES)
+    del first, second, snapshot
+    gc.collect()
+    assert len(retrieve._STRUCTURES) < held  # nothing keeps a dropped snapshot alive
 
 
 # --- the packaged embedder on the sample corpus ------------------------------------------------------------------

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import pytest
 
+from rag.config import load_settings
 from rag.context import build_context
+from rag.errors import ModelUnavailable
+from rag.text import overlap
 from rag.types import Verdict
-from rag.verify import Verifier, numbers_in, overlap
+from rag.verify import Verifier, numbers_in
 from tests.rag.answer_fixtures import LexicalRetriever, hit
 
 ITEM = "12 CFR 1002.9(a)(1)(iii)"
@@ -74,24 +77,53 @@ def test_the_real_embedder_supports_a_paraphrase_that_shares_few_words():
     assert dense.verdict in (Verdict.SUPPORTED, Verdict.PARTIAL)
 
 
-@pytest.mark.slow
-def test_an_nli_cross_encoder_runs_when_configured(tmp_path):
-    """A tiny random BERT cross-encoder with NLI labels exercises the code path (no NLI model ships offline)."""
+def _nli_folder(folder, logits: tuple[float, float, float]):
+    """A tiny BERT cross-encoder whose head always outputs `logits` (contradiction, entailment, neutral): its
+    verdicts are known in advance, so the test can say what verification must conclude from them."""
+    import torch
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
     words = sorted({w for w in "a creditor must notify the applicant within 30 days after taking adverse action on "
                     "an existing account ; or ( iii ) : shall of taken when notification is required 1 .".split()})
-    (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
-    BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt")).save_pretrained(tmp_path)
+    folder.mkdir()
+    (folder / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
+    BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
     config = BertConfig(vocab_size=len(words) + 5, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                         intermediate_size=32, num_labels=3,
                         id2label={0: "contradiction", 1: "entailment", 2: "neutral"},
                         label2id={"contradiction": 0, "entailment": 1, "neutral": 2})
-    BertForSequenceClassification(config).save_pretrained(tmp_path)
-    verifier = Verifier(nli_model=str(tmp_path))
-    entail, contradict = verifier._nli_scores("30 days after taking adverse action", "a creditor has 30 days")
-    assert 0.0 <= entail <= 1.0 and 0.0 <= contradict <= 1.0 and entail + contradict <= 1.0 + 1e-6
-    check = verifier.check("A creditor must notify within 30 days after adverse action on an existing account.",
-                           _block())
-    assert check.verdict in (Verdict.SUPPORTED, Verdict.UNSUPPORTED)  # random weights: either, but no crash
-    assert check.score >= 0.6 or any(p.startswith("contradicted") for p in check.problems)
+    model = BertForSequenceClassification(config)
+    with torch.no_grad():
+        model.classifier.weight.zero_()
+        model.classifier.bias.copy_(torch.tensor(logits))
+    model.save_pretrained(folder)
+    return folder
+
+
+WEAK = "Lenders get thirty days to reply."  # too few of the clause's words to be supported by overlap alone
+
+
+@pytest.mark.slow
+def test_an_entailing_nli_model_lifts_a_weakly_worded_sentence_to_supported(tmp_path):
+    without = Verifier().check(WEAK, _block())
+    settings = load_settings(env={}, overrides={"nli_model": str(_nli_folder(tmp_path / "nli", (0.0, 6.0, 0.0)))})
+    check = Verifier(settings=settings).check(WEAK, _block())
+    assert without.verdict is not Verdict.SUPPORTED
+    assert check.verdict is Verdict.SUPPORTED and check.score > 0.99 and not check.problems
+
+
+@pytest.mark.slow
+def test_a_contradicting_nli_model_makes_the_sentence_unsupported_and_says_so(tmp_path):
+    settings = load_settings(env={}, overrides={"nli_model": str(_nli_folder(tmp_path / "nli", (6.0, 0.0, 0.0)))})
+    sentence = "A creditor must notify the applicant within 30 days after taking adverse action on an existing account."
+    assert Verifier().check(sentence, _block()).verdict is Verdict.SUPPORTED
+    check = Verifier(settings=settings).check(sentence, _block())
+    assert check.verdict is Verdict.UNSUPPORTED and f"contradicted by {ITEM}" in check.problems
+
+
+def test_a_hub_name_for_the_nli_model_is_refused_offline_instead_of_downloaded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hf-cache"))  # nothing cached: the name would download
+    settings = load_settings(env={}, overrides={"nli_model": "cross-encoder/nli-deberta-v3-small"})
+    with pytest.raises(ModelUnavailable, match=r"(?s)cannot load NLI model 'cross-encoder/nli-deberta-v3-small'.*"
+                                               r"not in the Hugging Face cache.*downloads are off.*REGCITE_NLI_MODEL"):
+        Verifier(settings=settings).check(WEAK, _block())
