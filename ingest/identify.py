@@ -7,9 +7,9 @@ from datetime import date
 from pathlib import Path
 
 from ingest.load import LoadedText
+from ingest.schemes import EU, HEADINGS, PRC, US_CFR
 from rag.types import Kind
 
-SCHEMES = ("us-cfr", "eu", "prc", "headings")
 # Regulations (EU) known by a short name; others keep "Regulation (EU) YYYY/N".
 _EU_SHORT = {"2016/679": "GDPR"}
 _MONTHS = {m: i for i, m in enumerate(
@@ -44,7 +44,7 @@ class DocumentInfo:
     jurisdiction: str  # "US", "EU", "CN", "" when unknown
     language: str  # "en", "zh"
     effective_from: date | None
-    scheme: str  # numbering the clause parser uses: one of SCHEMES
+    scheme: str  # numbering the clause parser uses: a name in ingest.schemes.SCHEMES
 
 
 def identify(path: str | Path, loaded: LoadedText) -> DocumentInfo:
@@ -56,12 +56,12 @@ def identify(path: str | Path, loaded: LoadedText) -> DocumentInfo:
     scheme = _scheme_of(loaded.text, head, path)
     effective = _effective_date(head, loaded.text, path)
 
-    if scheme == "us-cfr":
+    if scheme == US_CFR:
         return DocumentInfo(_cfr_doc_id(title, head, path, loaded.text), title, Kind.REGULATION, "US", language,
                             effective, scheme)
-    if scheme == "eu":
+    if scheme == EU:
         return DocumentInfo(_eu_doc_id(title, head, path), title, Kind.REGULATION, "EU", language, effective, scheme)
-    if scheme == "prc":
+    if scheme == PRC:
         doc_id = _prc_doc_id(title, head, path)
         return DocumentInfo(doc_id, title, Kind.REGULATION, "CN", language, effective, scheme)
     form = _FORM.search(head[:5000])
@@ -71,8 +71,8 @@ def identify(path: str | Path, loaded: LoadedText) -> DocumentInfo:
         name = registrant.group(1).strip() if registrant else path.stem
         name = re.sub(r",?\s+(Company|Corporation|Inc\.?|Incorporated|Corp\.?|plc|N\.A\.)$", "", name)
         doc_id = " ".join(p for p in (name, year.group(1) if year else "", f"Form {form.group(1).upper()}") if p)
-        return DocumentInfo(doc_id, doc_id, Kind.FILING, "US", language, effective, "headings")
-    return DocumentInfo(path.stem, title, Kind.REPORT, "", language, effective, "headings")
+        return DocumentInfo(doc_id, doc_id, Kind.FILING, "US", language, effective, HEADINGS)
+    return DocumentInfo(path.stem, title, Kind.REPORT, "", language, effective, HEADINGS)
 
 
 def language_of(text: str) -> str:
@@ -89,12 +89,12 @@ def language_of(text: str) -> str:
 
 def _scheme_of(text: str, head: str, path: Path) -> str:
     if len(_PRC_ARTICLE.findall(head)) >= 3 or (len(_PRC_ARTICLE.findall(text)) >= 3 and language_of(head) == "zh"):
-        return "prc"
+        return PRC
     if _CFR_STEM.match(path.stem) or _CFR_SECTION.search(head) or _CFR_SECTION.search(text):
-        return "us-cfr"
+        return US_CFR
     if len(_EU_ARTICLE.findall(text)) >= 3 or (_EU_ID.search(head[:3000]) and _EU_ARTICLE.search(text)):
-        return "eu"
-    return "headings"
+        return EU
+    return HEADINGS
 
 
 def _cfr_doc_id(title: str, head: str, path: Path, text: str) -> str:

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import re
 
-from ingest.clauses import Event, Line, stands_alone, starts_paragraph
-from ingest.clauses_outline import Outline
-from ingest.identify import DocumentInfo
+from ingest.lines import Event, Line, enter_heading, open_headings, stands_alone, starts_paragraph
+from ingest.schemes.outline import Outline
 
 _SECTION = re.compile(r"^§\s*(\d+)\.(\d+)([a-z]?)\s+(?=[A-Z\[])")
 _APPENDIX = re.compile(r"^Appendix(?:\s+([A-Z]{1,2})(\d*))?\s+to\s+Part\s+(\d+)\b", re.I)
@@ -32,8 +31,7 @@ REG_KINDS = ("lower", "digit", "roman", "upper", "digit", "roman")
 COMMENT_KINDS = ("digit", "roman", "upper", "digit")
 
 
-def parse(lines: list[Line], info: DocumentInfo, wrapped: bool) -> list[Event]:
-    doc = info.doc_id
+def parse(lines: list[Line], doc: str, wrapped: bool) -> list[Event]:
     cfr = _CFR_DOC.match(doc)
     section_prefix = f"{cfr.group(1)} CFR " if cfr else "§ "
     events: list[Event] = []
@@ -54,10 +52,7 @@ def parse(lines: list[Line], info: DocumentInfo, wrapped: bool) -> list[Event]:
     def heading(i: int, level: int, text: str, path: tuple[str, ...], ref: str) -> None:
         if level < 2:
             targets.clear()
-        del trail[level:]
-        trail.extend([""] * (level - len(trail)))
-        trail.append(text)
-        events.append(Event(i, path, ref, tuple(t for t in trail if t), heading=True))
+        events.append(Event(i, path, ref, enter_heading(trail, level, text), heading=True))
 
     for i, line in enumerate(lines):
         text = line.text.strip()
@@ -132,7 +127,7 @@ def parse(lines: list[Line], info: DocumentInfo, wrapped: bool) -> list[Event]:
             chain = comments.place(m.group(1), parent_open=prev_text.endswith(_OPENS_LIST), strict=m.re is _BARE_ROMAN)
             if chain is not None:
                 ref = f"{doc} Comment {base[1]}-{chain[0]}" + "".join(f".{t}" for t in chain[1:])
-                events.append(Event(i, base[:2] + tuple(chain), ref, tuple(t for t in trail if t), skip=m.end()))
+                events.append(Event(i, base[:2] + tuple(chain), ref, open_headings(trail), skip=m.end()))
         elif (mode in ("reg", "appendix") and para and (m := _MARKER.match(text)) and len(base) >= 1
               and not _XREF_TAIL.match(text, m.end())):
             depth = line.indent // 12 if line.indent >= 0 and mode == "reg" else -1
@@ -140,7 +135,7 @@ def parse(lines: list[Line], info: DocumentInfo, wrapped: bool) -> list[Event]:
             if chain is not None:
                 markers = "".join(f"({t})" for t in chain)
                 events.append(Event(i, base + tuple(f"({t})" for t in chain), base_ref + markers,
-                                    tuple(t for t in trail if t), skip=m.end()))
+                                    open_headings(trail), skip=m.end()))
         elif (mode == "reg" and line.heading and line.heading == section_level and last_section[0] > 0
               and _gap_ahead(lines, i, last_section)):
             # An unnumbered heading where a section number is missing (1003's "Definitions." between

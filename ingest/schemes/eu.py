@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import re
 
-from ingest.clauses import Event, Line, starts_paragraph
-from ingest.clauses_outline import Outline
-from ingest.identify import DocumentInfo
+from ingest.lines import Event, Line, enter_heading, open_headings, starts_paragraph
+from ingest.schemes.outline import Outline
 
 _ARTICLE = re.compile(r"^Article\s+(\d+[a-z]?)\s*$")
 _DIVISION = re.compile(r"^(CHAPTER|Chapter|TITLE|Title|Section|SECTION|PART|Part)\s+([IVXLC]+|\d+)\s*$")
@@ -17,8 +16,7 @@ _OPENS_LIST = (":", "—", "following")
 KINDS = ("digit", "lower", "roman")
 
 
-def parse(lines: list[Line], info: DocumentInfo, wrapped: bool) -> list[Event]:
-    doc = info.doc_id
+def parse(lines: list[Line], doc: str, wrapped: bool) -> list[Event]:
     events: list[Event] = []
     outline = Outline(KINDS)
     recitals = Outline(("digit",))
@@ -30,10 +28,7 @@ def parse(lines: list[Line], info: DocumentInfo, wrapped: bool) -> list[Event]:
     prev_text = ""
 
     def heading(i: int, level: int, text: str, path: tuple[str, ...], ref: str) -> None:
-        del trail[level:]
-        trail.extend([""] * (level - len(trail)))
-        trail.append(text)
-        events.append(Event(i, path, ref, tuple(t for t in trail if t), heading=True))
+        events.append(Event(i, path, ref, enter_heading(trail, level, text), heading=True))
 
     for i, line in enumerate(lines):
         text = line.text.strip()
@@ -45,7 +40,7 @@ def parse(lines: list[Line], info: DocumentInfo, wrapped: bool) -> list[Event]:
         if titled == i - 1 and not _PARAGRAPH.match(text) and not _POINT.match(text) and len(text) < 200:
             # The line under "Article 17" / "CHAPTER III" is its title: part of the heading, not clause text.
             trail[-1] = f"{trail[-1]} {text}"
-            events.append(Event(i, base, base_ref, tuple(t for t in trail if t), heading=True))
+            events.append(Event(i, base, base_ref, open_headings(trail), heading=True))
             titled = -2
         elif para and (m := _ARTICLE.match(text)) and int(re.sub(r"\D", "", m.group(1))) > last_article:
             mode, article = "articles", m.group(1)
@@ -64,14 +59,14 @@ def parse(lines: list[Line], info: DocumentInfo, wrapped: bool) -> list[Event]:
         elif mode == "recitals" and para and (m := _POINT.match(text)) and m.group(1).isdigit():
             chain = recitals.place(m.group(1), strict=True)
             if chain is not None:
-                events.append(Event(i, (f"Recital {chain[0]}",), f"{doc} Recital {chain[0]}",
-                                    tuple(t for t in trail if t), skip=m.end()))
+                events.append(Event(i, (f"Recital {chain[0]}",), f"{doc} Recital {chain[0]}", open_headings(trail),
+                                    skip=m.end()))
         elif mode == "articles" and article and para and ((m := _PARAGRAPH.match(text)) or (m := _POINT.match(text))):
             depth = 0 if text[0].isdigit() else -1
             chain = outline.place(m.group(1), depth, parent_open=prev_text.endswith(_OPENS_LIST))
             if chain is not None:
                 events.append(Event(i, base + tuple(f"({t})" for t in chain), base_ref + "".join(f"({t})" for t in chain),
-                                    tuple(t for t in trail if t), skip=m.end()))
+                                    open_headings(trail), skip=m.end()))
         elif line.heading and line.heading >= 2:
             heading(i, 3, text, base, base_ref)
         prev_text = text

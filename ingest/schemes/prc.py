@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import re
 
-from ingest.clauses import Event, Line, starts_paragraph
-from ingest.identify import DocumentInfo
+from ingest.lines import Event, Line, enter_heading, open_headings, starts_paragraph
 
 _NUM = "一二三四五六七八九十百千零〇两"
 _CHAPTER = re.compile(rf"^第([{_NUM}\d]+)(编|章|节)\s*(.*)$")
@@ -36,8 +35,7 @@ def _next_article(m: re.Match, last_article: int) -> bool:
     return not last_article or number == last_article + 1 or (spaced and number > last_article)
 
 
-def parse(lines: list[Line], info: DocumentInfo, wrapped: bool) -> list[Event]:
-    doc = info.doc_id
+def parse(lines: list[Line], doc: str, wrapped: bool) -> list[Event]:
     events: list[Event] = []
     trail: list[str] = []
     article = ""
@@ -51,22 +49,18 @@ def parse(lines: list[Line], info: DocumentInfo, wrapped: bool) -> list[Event]:
         para = starts_paragraph(lines, i, wrapped)
         if para and (m := _CHAPTER.match(text)) and len(text) < 60:
             level = {"编": 0, "章": 1, "节": 2}[m.group(2)]
-            del trail[level:]
-            trail.extend([""] * (level - len(trail)))
-            trail.append(text)
-            events.append(Event(i, (), doc, tuple(t for t in trail if t), heading=True))
+            events.append(Event(i, (), doc, enter_heading(trail, level, text), heading=True))
             article = ""
         elif para and (m := _ARTICLE.match(text)) and _next_article(m, last_article):
             last_article = cn_number(m.group(1))
             article, last_item = f"第{m.group(1)}条", 0
-            events.append(Event(i, (article,), f"{doc} {article}", tuple(t for t in trail if t), skip=m.end()))
+            events.append(Event(i, (article,), f"{doc} {article}", open_headings(trail), skip=m.end()))
         elif article and para and (m := _ITEM.match(text)) and cn_number(m.group(1)) == last_item + 1:
             last_item = cn_number(m.group(1))
             item = f"（{m.group(1)}）"
-            events.append(Event(i, (article, item), f"{doc} {article}{item}", tuple(t for t in trail if t),
-                                skip=m.end()))
+            events.append(Event(i, (article, item), f"{doc} {article}{item}", open_headings(trail), skip=m.end()))
         elif article and last_item and para and not _ITEM.match(text):
             # A paragraph after the items belongs to the article again, not to the last item.
-            events.append(Event(i, (article,), f"{doc} {article}", tuple(t for t in trail if t)))
+            events.append(Event(i, (article,), f"{doc} {article}", open_headings(trail)))
             last_item = 0
     return events

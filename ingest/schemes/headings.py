@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import re
 
-from ingest.clauses import Event, Line, starts_paragraph
-from ingest.identify import DocumentInfo
+from ingest.lines import Event, Line, enter_heading, starts_paragraph
 
 _ITEM = re.compile(r"^ITEM\s+(\d{1,2}[A-C]?)\.?(?:\s+|$)(?=[A-Z\[]|$)", re.I)
 _PART = re.compile(r"^PART\s+([IV]+)\s*$", re.I)
@@ -12,8 +11,7 @@ _NOISE = re.compile(r"^(Table of Contents|\d{1,3})$", re.I)
 _NUMBERS = re.compile(r"\d[\d,.]*")
 
 
-def parse(lines: list[Line], info: DocumentInfo, wrapped: bool) -> list[Event]:
-    doc = info.doc_id
+def parse(lines: list[Line], doc: str, wrapped: bool) -> list[Event]:
     events: list[Event] = []
     trail: list[str] = []
     item = ""
@@ -21,12 +19,9 @@ def parse(lines: list[Line], info: DocumentInfo, wrapped: bool) -> list[Event]:
     has_levels = any(line.heading for line in lines)
 
     def heading(i: int, level: int, text: str) -> None:
-        del trail[level:]
-        trail.extend([""] * (level - len(trail)))
-        trail.append(text)
-        path = (f"Item {item}",) if item else ()
+        path = (f"Item {item}",) if item else (text,)
         ref = f"{doc} Item {item}" if item else (f"{doc}, {text}" if level >= 1 and not has_items else doc)
-        events.append(Event(i, path + ((text,) if not item else ()), ref, tuple(t for t in trail if t), heading=True))
+        events.append(Event(i, path, ref, enter_heading(trail, level, text), heading=True))
 
     last_heading = -2
     has_items = sum(1 for line in lines if _ITEM.match(line.text.strip())) >= 3
