@@ -7,9 +7,10 @@ from ingest.identify import DocumentInfo
 from ingest.lines import Event, Line, lines_of
 from ingest.load import LoadedText
 from ingest.schemes import parser_for
+from rag.text import CJK_PUNCTUATION, HAN
 from rag.types import CharSpan, Clause, page_span_of
 
-_CJK = "\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef"
+_CJK = HAN + CJK_PUNCTUATION
 _WRAP_CJK = re.compile(rf"(?<=[{_CJK}])\n(?=[{_CJK}])")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])[\"”’)\]]*\s+(?=[\"“‘(\[A-Z0-9§])|(?<=[。！？；])")
 

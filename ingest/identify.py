@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ingest.load import LoadedText
 from ingest.schemes import EU, HEADINGS, PRC, US_CFR
+from rag.text import is_han
 from rag.types import Kind
 
 # Regulations (EU) known by a short name; others keep "Regulation (EU) YYYY/N".
@@ -76,10 +77,10 @@ def identify(path: str | Path, loaded: LoadedText) -> DocumentInfo:
 
 
 def language_of(text: str) -> str:
-    """'zh' when CJK ideographs are at least a fifth of the letters, else 'en' (script share, not a model)."""
+    """'zh' when Han ideographs are at least a fifth of the letters, else 'en' (script share, not a model)."""
     cjk = latin = 0
     for ch in text[:_HEAD_CHARS]:
-        if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf":
+        if is_han(ch):
             cjk += 1
         elif ch.isascii() and ch.isalpha():
             latin += 1

@@ -7,14 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import DocumentError
+from rag.formats import format_of, supported_suffixes
 from rag.normalize import normalize_text
 
 log = logging.getLogger(__name__)
 
-FORMATS = {
-    ".pdf": "pdf", ".html": "html", ".htm": "html", ".xhtml": "html",
-    ".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text", "": "text",
-}
 _BLOCKS = {"p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote", "pre", "dt", "dd",
            "section", "article", "td", "th", "caption", "figcaption", "address", "center"}
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
@@ -42,10 +39,10 @@ class LoadedText:
 def load_file(path: str | Path) -> LoadedText:
     """Read a file into normalised text; raises DocumentError saying what is wrong and what to do."""
     path = Path(path)
-    fmt = FORMATS.get(path.suffix.lower())
+    fmt = format_of(path)
     if fmt is None:
-        supported = ", ".join(sorted(s for s in FORMATS if s))
-        raise DocumentError(str(path), f"unsupported file type {path.suffix!r}; convert it to one of {supported}")
+        raise DocumentError(str(path),
+                            f"unsupported file type {path.suffix!r}; convert it to one of {supported_suffixes()}")
     try:
         data = path.read_bytes()
     except OSError as e:

@@ -14,12 +14,11 @@ import numpy as np
 
 from rag.config import Settings
 from rag.errors import DocumentError
+from rag.formats import format_of
 from rag.store import file_sha256
 from rag.types import DocumentVersion
 
 log = logging.getLogger(__name__)
-
-_FORMATS = {".pdf": "pdf", ".html": "html", ".htm": "html", ".xhtml": "html", ".md": "markdown", ".markdown": "markdown"}
 
 
 @dataclass(frozen=True)
@@ -38,10 +37,6 @@ class IngestReport:
 
     def as_dict(self) -> dict:
         return {**{k: getattr(self, k) for k in self.__dataclass_fields__}, "skipped": [list(s) for s in self.skipped]}
-
-
-def _format_of(path: str) -> str:
-    return _FORMATS.get(Path(path).suffix.lower(), "text")
 
 
 def walk(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -158,7 +153,7 @@ def ingest_paths(
                             continue
                         if old.source_path == source or (
                             old.doc_id and old.doc_id == version.doc_id
-                            and _format_of(old.source_path) == _format_of(source)
+                            and format_of(old.source_path) == format_of(source)
                         ):
                             log.info("%s replaces version %s of %s", path, old.version_id, old.doc_id)
                             writer.remove_version(old.version_id)

@@ -4,33 +4,21 @@ from __future__ import annotations
 import re
 
 from ingest.lines import Event, Line, enter_heading, open_headings, starts_paragraph
+from rag.numerals import DIGITS, SMALL_UNITS, chinese_number
 
-_NUM = "一二三四五六七八九十百千零〇两"
+# Without 万 and 亿: no statute runs to ten thousand articles, and a line "第一万…条" is no article heading.
+_NUM = "".join(DIGITS) + "".join(SMALL_UNITS)
 _CHAPTER = re.compile(rf"^第([{_NUM}\d]+)(编|章|节)\s*(.*)$")
 _ARTICLE = re.compile(rf"^第([{_NUM}\d]+)条(?:\s+|(?=[^\s，。、之的规款项]))")
 _ITEM = re.compile(rf"^[（(]([{_NUM}]+)[）)]\s*")
-_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0, "两": 2}
-_UNITS = {"十": 10, "百": 100, "千": 1000}
-
-
-def cn_number(s: str) -> int:
-    """Chinese numerals as used for article numbers: 二十九 -> 29, 一百零三 -> 103; ASCII digits pass."""
-    if s.isdigit():
-        return int(s)
-    total, digit = 0, 0
-    for ch in s:
-        if ch in _UNITS:
-            total += (digit or 1) * _UNITS[ch]
-            digit = 0
-        else:
-            digit = _DIGITS.get(ch, 0)
-    return total + digit
 
 
 def _next_article(m: re.Match, last_article: int) -> bool:
     """The next article in sequence, or (in an excerpt) a later one set off by a space as statutes print them;
-    "第五条规定的…" at a wrapped line start is a cross-reference and is neither."""
-    number = cn_number(m.group(1))
+    "第五条规定的…" at a wrapped line start is a cross-reference and is neither, nor is a number that is none."""
+    number = chinese_number(m.group(1))
+    if number is None:
+        return False
     spaced = m.end() > m.end(1) + 1
     return not last_article or number == last_article + 1 or (spaced and number > last_article)
 
@@ -52,11 +40,11 @@ def parse(lines: list[Line], doc: str, wrapped: bool) -> list[Event]:
             events.append(Event(i, (), doc, enter_heading(trail, level, text), heading=True))
             article = ""
         elif para and (m := _ARTICLE.match(text)) and _next_article(m, last_article):
-            last_article = cn_number(m.group(1))
+            last_article = chinese_number(m.group(1))
             article, last_item = f"第{m.group(1)}条", 0
             events.append(Event(i, (article,), f"{doc} {article}", open_headings(trail), skip=m.end()))
-        elif article and para and (m := _ITEM.match(text)) and cn_number(m.group(1)) == last_item + 1:
-            last_item = cn_number(m.group(1))
+        elif article and para and (m := _ITEM.match(text)) and chinese_number(m.group(1)) == last_item + 1:
+            last_item += 1
             item = f"（{m.group(1)}）"
             events.append(Event(i, (article, item), f"{doc} {article}{item}", open_headings(trail), skip=m.end()))
         elif article and last_item and para and not _ITEM.match(text):

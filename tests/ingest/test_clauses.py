@@ -227,6 +227,13 @@ def test_prc_articles_items_and_wrapped_cross_reference():
     assert clauses[0].headings == ("第三章 金融机构反洗钱义务",)
 
 
+def test_prc_article_numbers_count_past_a_hundred_and_ascii_digits_count_too():
+    text = "第九十九条 甲。\n第一百条 乙。\n第一百零一条 丙。\n第一百一十条规定的情形。\n第102条 丁。"
+    clauses = split_clauses(doc(text), info("法", "prc"), "v", 2400)
+    # 第一百一十条 is not the next article and is not set off by a space: a cross-reference, text of 第一百零一条.
+    assert refs(clauses) == ["法 第九十九条", "法 第一百条", "法 第一百零一条", "法 第102条"]
+
+
 FILING = """PART I
 ITEM 1. BUSINESS
 We are a payments company.

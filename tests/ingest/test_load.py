@@ -8,6 +8,7 @@ from pdfgen import html_to_pdf, pages_html
 
 from ingest.load import load_file
 from rag.errors import DocumentError
+from rag.formats import SUFFIX_FORMATS, format_of, supported_suffixes
 
 
 def test_markdown_keeps_headings_as_lines_and_drops_markup(tmp_path):
@@ -86,3 +87,21 @@ def test_bad_files_raise_document_error_with_reason(tmp_path, name, make, reason
     with pytest.raises(DocumentError, match=reason) as err:
         load_file(path)
     assert err.value.path == str(path)
+
+
+@pytest.mark.parametrize("suffix", sorted(SUFFIX_FORMATS) + [""])
+def test_the_loader_reads_every_suffix_rag_formats_names(tmp_path, suffix):
+    if suffix == ".pdf":
+        path = html_to_pdf(pages_html(["<p>Some text here.</p>"]), tmp_path / "a.pdf")
+    else:
+        path = tmp_path / f"a{suffix}"
+        path.write_text("<p>Some text here.</p>" if format_of(path) == "html" else "Some text here.", encoding="utf-8")
+    assert load_file(path).format == format_of(path)
+
+
+def test_an_unsupported_suffix_names_the_supported_ones(tmp_path):
+    path = tmp_path / "report.docx"
+    path.write_bytes(b"PK\x03\x04")
+    with pytest.raises(DocumentError) as err:
+        load_file(path)
+    assert err.value.reason.endswith(f"convert it to one of {supported_suffixes()}")
