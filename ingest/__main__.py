@@ -43,9 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         _emit({"event": "error", "error": type(e).__name__, "message": f"{type(e).__name__}: {e}"})
         return 1
     if args.json_events:
-        _emit({"event": "report", **report.as_dict()})
+        _emit({"event": "report", **report.to_dict()})
     else:
-        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     return 3 if report.skipped else 0
 
 

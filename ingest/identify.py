@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ingest.load import LoadedText
 from ingest.schemes import EU, HEADINGS, PRC, US_CFR
+from rag.numerals import ORDINAL_CHARS
 from rag.text import is_han
 from rag.types import Kind
 
@@ -24,7 +25,7 @@ _CFR_SECTION = re.compile(r"^§\s*(\d+)\.\d+", re.M)
 _PART_HEADING = re.compile(r"^Part\s+(\d+)\b", re.I | re.M)
 _EU_ID = re.compile(r"\b(Regulation|Directive)\s*\((EU|EC|EEC)\)\s*(?:No\s*)?(\d{4}/\d+|\d+/\d{4})", re.I)
 _EU_ARTICLE = re.compile(r"^Article\s+\d+[a-z]?\s*$", re.M)
-_PRC_ARTICLE = re.compile(r"^第[一二三四五六七八九十百零〇两\d]+条", re.M)
+_PRC_ARTICLE = re.compile(rf"^第[{ORDINAL_CHARS}\d]+条", re.M)
 _PRC_TITLE = re.compile(r"^(?:中华人民共和国)?(\S{2,30}?(?:法|条例|规定|办法|细则|决定|规则))$")
 _FORM = re.compile(r"\bForm\s+(10-K|10-Q|20-F|8-K)\b", re.I)
 _FISCAL_YEAR = re.compile(r"fiscal\s+year\s+ended\s+\w+\s+\d{1,2},\s+(\d{4})", re.I)

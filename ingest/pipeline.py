@@ -5,7 +5,7 @@ import logging
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
@@ -15,28 +15,11 @@ import numpy as np
 from rag.config import Settings
 from rag.errors import DocumentError
 from rag.formats import format_of
+from rag.reports import IngestCounts, IngestReport, SkippedFile
 from rag.store import file_sha256
 from rag.types import DocumentVersion
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class IngestReport:
-    files: int  # files seen
-    added: int  # new versions (including replacements)
-    replaced: int  # stored versions that a changed file replaced
-    unchanged: int
-    removed: int  # versions pruned because their files are gone
-    skipped: tuple[tuple[str, str], ...]  # (path, reason)
-    clauses: int  # clauses added in this run
-    pages: int  # pages of the files added in this run
-    embedded: int  # clause texts embedded in this run
-    seconds: float
-    generation: int  # the index generation after the run
-
-    def as_dict(self) -> dict:
-        return {**{k: getattr(self, k) for k in self.__dataclass_fields__}, "skipped": [list(s) for s in self.skipped]}
 
 
 def walk(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -180,12 +163,10 @@ def ingest_paths(
                     log.info("pruning %s (%s): its file is gone", old.doc_id, old.source_path)
                     writer.remove_version(old.version_id)
                     removed += 1
-        counts = {"files": len(files), "added": added, "replaced": replaced, "unchanged": unchanged,
-                  "removed": removed, "clauses": clauses_added, "pages": pages, "embedded": embedded}
-        writer.record_run(started, counts, skipped)
+        counts = IngestCounts(files=len(files), added=added, replaced=replaced, unchanged=unchanged,
+                              removed=removed, clauses=clauses_added, pages=pages, embedded=embedded)
+        skipped_files = tuple(SkippedFile(path, reason) for path, reason in skipped)
+        writer.record_run(started, counts, skipped_files)
         generation = writer.commit()
-    return IngestReport(
-        files=len(files), added=added, replaced=replaced, unchanged=unchanged, removed=removed,
-        skipped=tuple(skipped), clauses=clauses_added, pages=pages, embedded=embedded,
-        seconds=time.perf_counter() - t0, generation=generation,
-    )
+    return IngestReport(**asdict(counts), skipped=skipped_files, seconds=time.perf_counter() - t0,
+                        generation=generation)

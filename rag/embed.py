@@ -35,7 +35,7 @@ def _looks_like_path(name: str) -> bool:
     return name.startswith(("/", "./", "../", "~")) or os.sep in name and Path(name).expanduser().exists()
 
 
-# Written by `regcite tune-embedder` (evals.tune.CARD_JSON); read here so a tuned folder needs no evals import.
+# Written by `regcite tune-embedder` (evals.card.CARD_JSON); read here so a tuned folder needs no evals import.
 TUNING_CARD = "regcite-tuning.json"
 
 

@@ -12,27 +12,10 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Sequence
 
+from rag.numerals import ORDINAL_CHARS, chinese_number
 from rag.types import Clause
 
-_HAN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_HAN_UNITS = {"十": 10, "百": 100, "千": 1000}
-_HAN_NUMBER = "零〇一二三四五六七八九两十百千"
-
-
-def han_to_int(text: str) -> int | None:
-    """"二十九" -> 29, "一百零五" -> 105, "29" -> 29; None when it is not a number."""
-    if text.isdigit():
-        return int(text)
-    total, digit = 0, None
-    for ch in text:
-        if ch in _HAN_DIGITS:
-            digit = _HAN_DIGITS[ch]
-        elif ch in _HAN_UNITS:
-            total += (1 if digit is None else digit) * _HAN_UNITS[ch]
-            digit = None
-        else:
-            return None
-    return total + (digit or 0)
+_HAN_NUMBER = ORDINAL_CHARS
 
 
 _PARENS = r"(?:\s*\(\s*[0-9a-z]{1,6}\s*\))*"
@@ -49,7 +32,7 @@ _PATH_HEAD = re.compile(rf"^(?:(§)\s*(\d+\.\d+[a-z]?)|(art)\.\s*(\d+[a-z]?)|(�
 
 def _tail_key(tail: str) -> str:
     parts = re.findall(r"\(\s*([^()\s]+)\s*\)", tail)
-    return "".join(f"({han_to_int(p) if han_to_int(p) is not None and not p.isascii() else p})" for p in parts)
+    return "".join(f"({chinese_number(p) if chinese_number(p) is not None and not p.isascii() else p})" for p in parts)
 
 
 def path_key(path: Sequence[str]) -> str | None:
@@ -62,7 +45,7 @@ def path_key(path: Sequence[str]) -> str | None:
         return None
     kind, number = next((m.group(i), m.group(i + 1)) for i in (1, 3, 5, 7) if m.group(i))
     if kind == "第":
-        number = str(han_to_int(number))
+        number = str(chinese_number(number))
     tail = unicodedata.normalize("NFKC", "".join(path[1:])).lower()
     if not re.fullmatch(r"(?:\([^()]+\))*", tail.replace(" ", "")):  # only parenthesised steps: "(a)(1)"
         return None
@@ -86,7 +69,7 @@ def mentions(question: str) -> list[Mention]:
                 continue
             number = m.group(1)
             if kind == "第":
-                value = han_to_int(number)
+                value = chinese_number(number)
                 if value is None:
                     continue
                 number = str(value)

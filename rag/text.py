@@ -19,14 +19,14 @@ def has_han(text: str) -> bool:
     return HAN_CHAR.search(text) is not None
 
 
-# Words with no meaning of their own in a rule. BM25 drops them; words that carry meaning in rules ("not", "no",
-# "only", "may", "must", "shall") are kept there, because "must not" is what ranks an obligation.
+# Words with no meaning of their own in a rule: BM25 and the app's highlighting drop them. Words that carry meaning
+# in rules ("not", "no", "only", "may", "must", "shall") stay, because "must not" is what ranks an obligation.
 STOPWORDS = frozenset(
     "a an and are as at be been but by for from has have if in into is it its of on or such that the their then "
     "there these they this to was were which will with what when where who whom how does do did any all can".split()
 )
-# Comparing a sentence's content with a clause's (verification, relevance, highlighting), modals, negations and
-# pronouns say nothing about which clause supports it, so those comparisons drop them too.
+# Comparing a sentence's content with a clause's (verification, relevance, extractive answers), modals,
+# negations and pronouns say nothing about which clause supports it, so those comparisons drop them too.
 CONTENT_STOPWORDS = STOPWORDS | frozenset(
     "about also being could each had he her his i may me must my no not other our per shall she should than them "
     "those under we whose why within would you your".split()

@@ -24,7 +24,7 @@ def run(name: str, args, settings) -> int:
 
     report = ingest_paths(args.paths, settings, prune=args.prune, progress=not args.no_progress)
     if args.json:
-        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
         print(summary(report, settings.index_dir))
     return EXIT_SKIPPED if report.skipped else 0

@@ -8,16 +8,31 @@ import sys
 
 import pytest
 
+import rag.pipeline
+from rag.answer import answer_question
 from rag.config import load_settings
+from rag.llm import make_backend
+from rag.verify import Verifier
 from regcite import ask_cmd
 from tests.rag.answer_fixtures import LexicalRetriever
 
 REG_B_Q = "How long does a creditor have to notify an applicant after taking adverse action on an existing account?"
 
 
+class FixturePipeline:
+    """The pipeline `ask` opens, over the hand-built fixture clauses, with the backend its settings name."""
+
+    def __init__(self, settings, retriever):
+        self.settings, self.retriever = settings, retriever
+
+    def answer(self, question, filters, on_token=None):
+        return answer_question(question, self.retriever, make_backend(self.settings), Verifier(), self.settings,
+                               filters, on_token)
+
+
 def _run(argv, settings, monkeypatch, retriever=None):
     retriever = retriever or LexicalRetriever()
-    monkeypatch.setattr(ask_cmd, "open_retriever", lambda s: (retriever, None))
+    monkeypatch.setattr(rag.pipeline, "open_pipeline", lambda s: FixturePipeline(s, retriever))
     parser = argparse.ArgumentParser()
     ask_cmd.add_arguments("ask", parser)
     return ask_cmd.run("ask", parser.parse_args(argv), settings), retriever
@@ -44,7 +59,8 @@ def test_ask_json_is_the_full_answer(settings, monkeypatch, capsys):
     citation = data["sentences"][0]["citations"][0]
     assert citation["reference"] == "12 CFR 1002.9(a)(1)(iii)" and citation["page_span"] == {"first": 14, "last": 14}
     assert citation["verdict"] == "supported" and data["citations"][0] == citation
-    assert data["hits"][0]["document"]["kind"] == "regulation"
+    assert (data["hits"][0]["rank"], data["hits"][0]["kind"], data["hits"][0]["clause_id"]) == (
+        1, "regulation", citation["clause_id"])
 
 
 def test_ask_filters_reach_the_retriever(settings, monkeypatch, capsys):

@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -110,14 +109,12 @@ def test_importing_the_core_loads_no_heavy_library():
     assert _imported_heavy("import rag, rag.config, rag.types, rag.errors, rag.store, rag.embed, ingest.pipeline") == []
 
 
-def test_help_loads_no_heavy_library_and_is_fast():
+def test_help_loads_no_heavy_library_and_lists_the_commands():
+    """The import-weight check measures what makes --help slow; its wall time is for benchmarks, not unit tests."""
     code = "from regcite.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass"
-    assert _imported_heavy(code) == []
+    assert _imported_heavy(code + "\nimport rag.pipeline, rag.answer, rag.prompt, rag.models") == []
     script = Path(sys.executable).with_name("regcite")
     command = [str(script), "--help"] if script.exists() else [sys.executable, "-m", "regcite.cli", "--help"]
-    subprocess.run(command, capture_output=True, timeout=60)  # warm the file cache
-    started = time.perf_counter()
-    out = subprocess.run(command, capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
-    elapsed = time.perf_counter() - started
-    assert out.returncode == 0 and "ingest" in out.stdout
-    assert elapsed < 1.0, f"regcite --help took {elapsed:.2f} s"
+    out = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0
+    assert all(name in out.stdout for name in ("ingest", "docs", "search", "ask", "ui", "eval", "tune-embedder"))

@@ -120,7 +120,7 @@ def _add(settings, index) -> None:
                f"names in {render.md_escape(str(settings.uploads_dir))} and never executed or rendered as HTML; a "
                "file with the same name as an earlier upload replaces it (amendments).")
     files = st.file_uploader(
-        "Upload documents", type=list(uploads.ALLOWED_TYPES), accept_multiple_files=True, key="lib_upload",
+        "Upload documents", type=list(uploads.ALLOWED_SUFFIXES), accept_multiple_files=True, key="lib_upload",
     )
     left, right = st.columns(2)
     go = left.button("Ingest uploaded files", type="primary", icon=":material/upload_file:", disabled=not files,

@@ -5,7 +5,7 @@ import re
 import string
 from dataclasses import dataclass
 
-from rag.text import CONTENT_STOPWORDS, HAN_CHAR
+from rag.text import HAN_CHAR, STOPWORDS
 from rag.types import Answer, CharSpan, Citation, Clause, DocumentVersion, Verdict, worst_verdict
 
 # Every ASCII punctuation mark is escaped: document text then can neither become Markdown structure, nor a
@@ -38,7 +38,7 @@ def verdict_badge(verdict: Verdict) -> str:
 
 def _terms(sentence: str) -> tuple[set[str], str]:
     words = {w.lower() for w in _WORD.findall(sentence) if not HAN_CHAR.search(w)}
-    return {w for w in words if w.isdigit() or (len(w) > 2 and w not in CONTENT_STOPWORDS)}, sentence
+    return {w for w in words if w.isdigit() or (len(w) > 2 and w not in STOPWORDS)}, sentence
 
 
 def support_mask(quote: str, sentence: str) -> list[bool]:

@@ -19,7 +19,8 @@ from rag.store import file_sha256
 
 log = logging.getLogger(__name__)
 
-ALLOWED_TYPES = tuple(suffix.lstrip(".") for suffix in SUFFIX_FORMATS)  # an upload must say what it is
+# With the dot: Streamlit reads a bare "text" as the MIME family text/* and then checks no extension at all.
+ALLOWED_SUFFIXES = tuple(SUFFIX_FORMATS)  # an upload must say what it is
 ROOT = Path(__file__).resolve().parents[1]  # the ingest package lives beside ui/
 
 
@@ -70,9 +71,9 @@ def safe_name(name: str, max_len: int = 120) -> str:
 
 def check_upload(name: str, size: int, max_mb: int) -> str:
     """Why an upload is refused, or "" when it is acceptable."""
-    ext = name.rpartition(".")[2].lower() if "." in name else ""
-    if ext not in ALLOWED_TYPES:
-        return f"type .{ext or '?'} is not accepted (allowed: {', '.join('.' + t for t in ALLOWED_TYPES)})"
+    ext = "." + name.rpartition(".")[2].lower() if "." in name else ""
+    if ext not in ALLOWED_SUFFIXES:
+        return f"type {ext or '(none)'} is not accepted (allowed: {', '.join(ALLOWED_SUFFIXES)})"
     if size > max_mb * 1024 * 1024:
         return f"{size / 1024 / 1024:.1f} MB is over the {max_mb} MB upload limit"
     if size == 0:

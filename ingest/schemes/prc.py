@@ -4,10 +4,10 @@ from __future__ import annotations
 import re
 
 from ingest.lines import Event, Line, enter_heading, open_headings, starts_paragraph
-from rag.numerals import DIGITS, SMALL_UNITS, chinese_number
+from rag.numerals import ORDINAL_CHARS, chinese_number
 
 # Without 万 and 亿: no statute runs to ten thousand articles, and a line "第一万…条" is no article heading.
-_NUM = "".join(DIGITS) + "".join(SMALL_UNITS)
+_NUM = ORDINAL_CHARS
 _CHAPTER = re.compile(rf"^第([{_NUM}\d]+)(编|章|节)\s*(.*)$")
 _ARTICLE = re.compile(rf"^第([{_NUM}\d]+)条(?:\s+|(?=[^\s，。、之的规款项]))")
 _ITEM = re.compile(rf"^[（(]([{_NUM}]+)[）)]\s*")

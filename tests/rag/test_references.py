@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.references import ReferenceMap, han_to_int, mentions, path_key
+from rag.numerals import chinese_number
+from rag.references import ReferenceMap, mentions, path_key
 from rag.types import CharSpan, Clause, PageSpan
 
 
@@ -67,9 +68,12 @@ def test_a_question_mention_and_the_stored_path_meet_at_the_same_key():
     assert mentions("第二十九条（一）")[0].key == path_key(("第二十九条", "（一）"))
 
 
-@pytest.mark.parametrize("text, value", [("二十九", 29), ("十", 10), ("十五", 15), ("一百零五", 105), ("29", 29), ("条", None)])
-def test_han_numbers(text, value):
-    assert han_to_int(text) == value
+@pytest.mark.parametrize("text, value", [
+    ("二十九", 29), ("十", 10), ("十五", 15), ("一百零五", 105), ("一千零一", 1001), ("29", 29), ("２９", 29),
+    ("一万五千", 15000), ("三千万", 30_000_000), ("条", None), ("二十条", None), ("", None),
+])
+def test_chinese_numbers_have_one_reading_everywhere(text, value):
+    assert chinese_number(text) == value
 
 
 def _clause(i: int, path: tuple[str, ...]) -> Clause:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.reports import IngestReport, SkippedFile
 from ui import uploads
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,11 +43,18 @@ def test_save_upload_replaces_a_same_named_file(tmp_path):
 
 def test_per_file_results_name_each_outcome(tmp_path):
     saved = [uploads.Saved(n, tmp_path / n, sha) for n, sha in (("a.pdf", "1"), ("b.md", "2"), ("c.md", "3"))]
-    report = {"event": "report", "skipped": [[str(tmp_path / "a.pdf"), "encrypted PDF"]]}
-    rows = uploads.per_file_results(saved, report, indexed_before={"2"}, indexed_after={"2", "3"})
-    assert [(r["File"], r["Result"], r["Detail"]) for r in rows] == [
-        ("a.pdf", "skipped", "encrypted PDF"), ("b.md", "unchanged", "already indexed"), ("c.md", "indexed", ""),
+    outcome = uploads.IngestOutcome(IngestReport(skipped=(SkippedFile(str(tmp_path / "a.pdf"), "encrypted PDF"),)))
+    results = uploads.per_file_results(saved, outcome, indexed_before={"2"}, indexed_after={"2", "3"})
+    assert [(r.file, r.result, r.detail, r.is_problem) for r in results] == [
+        ("a.pdf", "skipped", "encrypted PDF", True), ("b.md", "unchanged", "already indexed", False),
+        ("c.md", "indexed", "", False),
     ]
+
+
+def test_a_file_missing_after_a_failed_run_says_why(tmp_path):
+    saved = [uploads.Saved("a.md", tmp_path / "a.md", "1")]
+    results = uploads.per_file_results(saved, uploads.IngestOutcome(None, "the index is locked"), set(), set())
+    assert results[0].row() == {"File": "a.md", "Saved as": "a.md", "Result": "failed", "Detail": "the index is locked"}
 
 
 def test_ingest_subprocess_reports_a_missing_path_as_json(tmp_path):
@@ -66,5 +74,20 @@ def test_run_ingest_turns_a_crash_into_an_error_event(tmp_path):
     doc = tmp_path / "a.md"
     doc.write_text("# A\n\nText.")
     progress = []
-    report = uploads.run_ingest([doc], tmp_path, on_progress=lambda d, t: progress.append((d, t)))
-    assert report["event"] == "error" and report["message"]
+    outcome = uploads.run_ingest([doc], tmp_path, on_progress=lambda d, t: progress.append((d, t)))
+    assert outcome.report is None and "database" in outcome.error
+    assert progress == []  # the run failed opening the index, before it looked at any file
+
+
+@pytest.mark.slow
+def test_run_ingest_reports_progress_per_file_and_a_typed_report(tmp_path):
+    docs = []
+    for name in ("a.md", "b.md"):
+        docs.append(tmp_path / name)
+        docs[-1].write_text(f"# {name}\n\n## 1 Scope\n\nThis memo {name} applies to every branch.\n")
+    progress = []
+    outcome = uploads.run_ingest(docs, tmp_path / "data", on_progress=lambda d, t: progress.append((d, t)))
+    assert outcome.error == "" and outcome.report is not None
+    assert progress == [(1, 2), (2, 2)]
+    assert (outcome.report.files, outcome.report.added, outcome.report.skipped) == (2, 2, ())
+    assert outcome.report.generation == 1 and outcome.report.clauses >= 2
