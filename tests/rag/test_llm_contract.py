@@ -263,7 +263,7 @@ def canned_server():
     import json
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    state = {"text": "", "requests": []}
+    state = {"text": "", "requests": [], "authorization": []}
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args):
@@ -272,6 +272,7 @@ def canned_server():
         def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             state["requests"].append(body)
+            state["authorization"].append(self.headers.get("Authorization", ""))
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
@@ -332,3 +333,13 @@ def test_served_r1_trace_never_reaches_the_answer_or_the_stream(canned_server):
     request = canned_server["requests"][-1]
     assert all(m["role"] != "system" for m in request["messages"])  # R1 profile: no system prompt
     assert request["temperature"] == pytest.approx(0.6)
+
+
+def test_the_key_sent_is_regcites_own_never_another_products(canned_server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-meant-for-openai")
+    canned_server["text"] = "A creditor has 30 days after adverse action on an existing account [1]."
+    for env, expected in (({}, "Bearer EMPTY"), ({"REGCITE_LLM_API_KEY": "sk-regcite"}, "Bearer sk-regcite")):
+        settings = load_settings(env=env, overrides={"llm_backend": "openai", "llm_model": "m",
+                                                     "llm_base_url": canned_server["url"], "llm_retries": 0})
+        make_backend(settings).complete(PROMPT)
+        assert canned_server["authorization"][-1] == expected
