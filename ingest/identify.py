@@ -35,7 +35,8 @@ _ISO = r"(\d{4})-(\d{2})-(\d{2})"
 _LONG = r"(\d{1,2})\s+([A-Za-z]+)\s+(\d{4})|([A-Za-z]+)\s+(\d{1,2}),\s+(\d{4})"
 _EFFECTIVE = re.compile(
     rf"(?:Effective\s+(?:date|on|as\s+of)\s*[:\-]?\s*|shall\s+apply\s+from\s+)(?:{_ISO}|{_LONG})", re.I)
-_STEM_DATE = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
+# "本法自2025年1月1日起施行" / "本条例自…起施行": the statute's own commencement article, usually its last.
+_PRC_EFFECTIVE = re.compile(r"自\s*(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日起施行")
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def identify(path: str | Path, loaded: LoadedText) -> DocumentInfo:
     language = language_of(head)
     title = loaded.title.strip() or path.stem
     scheme = _scheme_of(loaded.text, head, path)
-    effective = _effective_date(head, loaded.text, path)
+    effective = _effective_date(head, loaded.text)
 
     if scheme == US_CFR:
         return DocumentInfo(_cfr_doc_id(title, head, path, loaded.text), title, Kind.REGULATION, "US", language,
@@ -135,13 +136,15 @@ def _strip_stem_date(stem: str) -> str:
     return re.sub(r"[(（_\- ]*\d{4}-?\d{2}-?\d{2}[)）]?", "", stem).strip() or stem
 
 
-def _effective_date(head: str, text: str, path: Path) -> date | None:
+def _effective_date(head: str, text: str) -> date | None:
+    """The date the document itself says it takes effect, or None: a date in the file name is not the document's
+    word (the AML law's file carries its adoption date, 2024-11-08; it took effect on 2025-01-01)."""
     match = _EFFECTIVE.search(head) or _EFFECTIVE.search(text[-_HEAD_CHARS:])
     if match:
         parsed = _date_of(match.groups())
         if parsed:
             return parsed
-    for match in _STEM_DATE.finditer(path.stem):
+    for match in reversed(list(_PRC_EFFECTIVE.finditer(text[-_HEAD_CHARS:]))):  # the commencement article is last
         try:
             return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
         except ValueError:

@@ -6,12 +6,13 @@ import os
 import sys
 import time
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
+from ingest.manifest import Stated
 from rag.config import Settings
 from rag.errors import DocumentError
 from rag.formats import format_of
@@ -69,8 +70,16 @@ def ingest_paths(
     progress: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
     embedder=None,
+    stated: Mapping[Path, Stated] | None = None,
+    effective_from: date | None = None,
 ) -> IngestReport:
-    """Ingest files and folders into settings.index_dir in one atomic commit; bad files are skipped and reported."""
+    """Ingest files and folders into settings.index_dir in one atomic commit; bad files are skipped and reported.
+
+    Every version is kept. `stated` (a manifest: resolved path -> date, doc id) and `effective_from` (for every
+    file of the run) are what the user says and win over what a document states; without either the date is the
+    document's own, else unknown. A file with the effective date and format of a stored version of its instrument
+    but other bytes replaces that version as a correction; the report's notes say so.
+    """
     from ingest.clauses import split_clauses
     from ingest.identify import identify
     from ingest.load import load_file
@@ -86,6 +95,8 @@ def ingest_paths(
     added = replaced = unchanged = removed = clauses_added = pages = embedded = 0
     seen_sha: set[str] = set()
     added_ids: set[str] = set()
+    notes: list[str] = []
+    stated = stated or {}
 
     bar = None
     if progress:
@@ -106,9 +117,13 @@ def ingest_paths(
         for done, path in enumerate(files, 1):
             source = str(path.resolve())
             sha = hashes[path]
+            said = stated.get(path.resolve(), Stated())
+            said_date = said.effective_from or effective_from
             if sha is not None and (sha in known or sha in seen_sha):
                 unchanged += 1
                 seen_sha.add(sha)
+                if sha in known and said_date and writer.restate(known[sha], said_date):
+                    notes.append(f"{path}: effective date set to {said_date.isoformat()} as stated")
             elif sha is not None:
                 try:
                     loaded = load_file(path)
@@ -124,24 +139,25 @@ def ingest_paths(
                     log.exception("skipping %s: unexpected error", path)
                     skipped.append((str(path), f"unexpected error: {type(e).__name__}: {e}"))
                 else:
+                    day = said_date or info.effective_from
                     version = DocumentVersion(
-                        version_id=version_id, doc_id=info.doc_id, title=info.title, kind=info.kind,
+                        version_id=version_id, doc_id=said.doc_id or info.doc_id, title=info.title, kind=info.kind,
                         jurisdiction=info.jurisdiction, language=info.language, source_path=source, sha256=sha,
-                        page_starts=tuple(loaded.page_starts), effective_from=info.effective_from,
+                        page_starts=tuple(loaded.page_starts), effective_from=day,
+                        effective_source="user" if said_date else "document" if day else "",
                     )
-                    # A changed file of the same path, or the same instrument in the same format, replaces it;
-                    # files of the same run never replace each other.
                     for old in writer.versions():
-                        if old.version_id in added_ids or old.sha256 in in_run:
-                            continue
-                        if old.source_path == source or (
-                            old.doc_id and old.doc_id == version.doc_id
-                            and format_of(old.source_path) == format_of(source)
-                        ):
-                            log.info("%s replaces version %s of %s", path, old.version_id, old.doc_id)
+                        if _corrects(version, old) and old.version_id not in added_ids and old.sha256 not in in_run:
+                            notes.append(f"{path} replaces {Path(old.source_path).name} as a correction of "
+                                         f"{old.doc_id} effective {_day(day)} (same date and format, other text)")
+                            log.info(notes[-1])
                             writer.remove_version(old.version_id)
                             known.pop(old.sha256, None)
                             replaced += 1
+                    if day is None and any(v.doc_id == version.doc_id for v in writer.versions()):
+                        notes.append(f"{path}: no effective date stated, so it cannot be placed among the other "
+                                     f"versions of {version.doc_id} and will not answer; give --effective-from or a "
+                                     "manifest")
                     vectors = _embed(embedder, [c.text for c in clauses], settings.embed_batch_size, progress, path.name)
                     writer.add_version(version, loaded.text, clauses, vectors)
                     added_ids.add(version_id)
@@ -169,4 +185,14 @@ def ingest_paths(
         writer.record_run(started, counts, skipped_files)
         generation = writer.commit()
     return IngestReport(**asdict(counts), skipped=skipped_files, seconds=time.perf_counter() - t0,
-                        generation=generation)
+                        generation=generation, impacts=writer.impacts, notes=tuple(notes))
+
+
+def _corrects(new: DocumentVersion, old: DocumentVersion) -> bool:
+    """The same version of the same instrument, re-issued: same effective date (or both unknown), same format."""
+    return (bool(old.doc_id) and old.doc_id == new.doc_id and old.effective_from == new.effective_from
+            and format_of(old.source_path) == format_of(new.source_path))
+
+
+def _day(day: date | None) -> str:
+    return day.isoformat() if day else "unknown"

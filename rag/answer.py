@@ -14,6 +14,7 @@ from rag.llm.base import ChatBackend, OnToken
 from rag.prompt import ABSTAIN, build_prompt
 from rag.text import content_tokens, has_han
 from rag.types import Answer, Clause, Filters, Hit
+from rag.versions import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ class Retrieves(Protocol):
     def parent_lead_in(self, child: Clause) -> Clause | None: ...
 
     def admitted_doc_ids(self, filters: Filters) -> list[str]: ...
+
+    def unavailable_on(self, question: str, filters: Filters) -> list[Unavailable]: ...
 
 
 class Verifies(Protocol):
@@ -75,8 +78,8 @@ def searched(admitted: Sequence[str], filters: Filters) -> str:
     active = [f"{k}={','.join(str(getattr(x, 'value', x)) for x in v)}" for k, v in
               (("doc", filters.doc_ids), ("jurisdiction", filters.jurisdictions), ("kind", filters.kinds),
                ("lang", filters.languages)) if v]
-    if filters.in_force_on:
-        active.append(f"in_force_on={filters.in_force_on.isoformat()}")
+    if filters.as_of:
+        active.append(f"as of {filters.as_of.isoformat()}")
     if active:
         parts.append("with filters " + ", ".join(active))
     return " ".join(parts) + "."
@@ -94,8 +97,9 @@ def answer_question(question: str, retriever: Retrieves, backend: ChatBackend, v
 
     answerable, evidence = relevance(question, hits, settings)
     log.info("relevance %.2f over %d hits -> %s", evidence, len(hits), "answer" if answerable else "abstain")
+    missing = retriever.unavailable_on(question, filters)
     if not answerable:
-        return _abstain(question, hits, retriever, filters, backend, timings, started, on_token)
+        return _abstain(question, hits, retriever, filters, backend, timings, started, on_token, missing)
 
     context = build_context(hits, budget_tokens=settings.context_tokens, lead_in=retriever.parent_lead_in)
     prompt = build_prompt(question, context)
@@ -123,9 +127,10 @@ def answer_question(question: str, retriever: Retrieves, backend: ChatBackend, v
     if is_abstention(completion.text) and not any(d.markers for d in drafts):
         timings["verify"] = _ms(t)
         timings["total"] = _ms(started)
-        note = searched(retriever.admitted_doc_ids(filters), filters)
-        return Answer(question, f"{ABSTAIN} {note}".strip(), (), hits, True, completion.backend or backend.name,
-                      completion.model or backend.model, timings, completion.reasoning, fallback_reason, dropped)
+        text = _not_in_force(missing) + f"{ABSTAIN} {searched(retriever.admitted_doc_ids(filters), filters)}"
+        return Answer(question, text, (), hits, True, completion.backend or backend.name,
+                      completion.model or backend.model, timings, completion.reasoning, fallback_reason, dropped,
+                      filters.as_of, tuple(str(m) for m in missing))
     sentences = cite_sentences(drafts, context, verifier.check)
     timings["verify"] = _ms(t)
     timings["total"] = _ms(started)
@@ -133,18 +138,38 @@ def answer_question(question: str, retriever: Retrieves, backend: ChatBackend, v
         question=question, text=render_answer(sentences), sentences=sentences, hits=hits, abstained=False,
         backend=completion.backend or backend.name, model=completion.model or backend.model, timings_ms=timings,
         reasoning=completion.reasoning, fallback_reason=fallback_reason, dropped_markers=dropped,
+        as_of=filters.as_of, notes=_version_notes(sentences, missing),
     )
 
 
-def _abstain(question, hits, retriever: Retrieves, filters, backend, timings, started, on_token) -> Answer:
-    text = f"{ABSTAIN} {searched(retriever.admitted_doc_ids(filters), filters)}"
+def _not_in_force(missing: Sequence[Unavailable]) -> str:
+    """"12 CFR 1016 has no version in force on 2005-01-01; the earliest indexed is effective 2011-12-30. " """
+    if not missing:
+        return ""
+    shown = [str(m) for m in missing[:3]]
+    more = f" ({len(missing) - 3} more instruments likewise)" if len(missing) > 3 else ""
+    return ". ".join(shown) + f"{more}. "
+
+
+def _version_notes(sentences, missing: Sequence[Unavailable]) -> tuple[str, ...]:
+    notes = [str(m) for m in missing]
+    undated = {c.document_title for s in sentences for c in s.citations if c.effective_from is None}
+    notes += [f"The effective dates of {title} are unknown: it is cited as indexed, whatever the date asked."
+              for title in sorted(undated)]
+    return tuple(notes)
+
+
+def _abstain(question, hits, retriever: Retrieves, filters, backend, timings, started, on_token,
+             missing: Sequence[Unavailable]) -> Answer:
+    text = _not_in_force(missing) + f"{ABSTAIN} {searched(retriever.admitted_doc_ids(filters), filters)}"
     if hits:
         top = hits[0]
         text += f" The closest clause, {top.clause.reference} ({top.document.title}), does not address the question."
     if on_token:
         on_token(text)
     timings["total"] = _ms(started)
-    return Answer(question, text, (), hits, True, backend.name, backend.model, timings)
+    return Answer(question, text, (), hits, True, backend.name, backend.model, timings, as_of=filters.as_of,
+                  notes=tuple(str(m) for m in missing))
 
 
 def _ms(since: float) -> float:

@@ -73,6 +73,7 @@ def cite_sentences(drafts: Sequence[Draft], context: Context, check: Checker) ->
                 marker=f"[{n}]", clause_id=clause.clause_id, reference=clause.reference,
                 document_title=doc.title, version_id=doc.version_id, page_span=clause.page_span,
                 quote=result.quote, verdict=result.verdict, score=round(result.score, 3),
+                effective_from=doc.effective_from, effective_to=doc.effective_to, source_path=doc.source_path,
             ))
             problems += result.problems
         verdict = worst_verdict(c.verdict for c in citations)

@@ -19,6 +19,10 @@ class IndexMissing(RegciteError):
     """No index has been committed at the configured location yet."""
 
 
+class IndexIncompatible(RegciteError):
+    """The index was written by a newer regcite, whose catalog this release cannot read safely."""
+
+
 class ModelMismatch(RegciteError):
     """The index was built with another embedding model than the one configured."""
 

@@ -19,6 +19,7 @@ from rag.config import Settings
 from rag.lexical import LexicalIndex
 from rag.references import ReferenceMap, mentions
 from rag.types import Clause, Filters, Hit
+from rag.versions import Unavailable, unavailable_on
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,19 @@ class Retriever:
     def admitted_doc_ids(self, filters: Filters) -> list[str]:
         """The documents (doc_id, each once) the filters let retrieval search."""
         return sorted({d.doc_id for d in self.index.documents.values() if filters.admits(d)})
+
+    def unavailable_on(self, question: str, filters: Filters) -> list[Unavailable]:
+        """Instruments the question is about that have no version in force on filters.as_of: those whose clauses it
+        names or the filters name; when it names none and nothing at all is in force that day, every instrument
+        the other filters admit."""
+        if filters.as_of is None:
+            return []
+        undated = filters.without_date()
+        named = {self.index.clauses[p].version_id for p, _ in self.named_clauses(question, self.allowed(undated), 50)}
+        doc_ids = set(undated.doc_ids) | {self.index.documents[v].doc_id for v in named}
+        if not doc_ids and not self.admitted_doc_ids(filters):
+            doc_ids = {d.doc_id for d in self.index.documents.values() if undated.admits(d)}
+        return unavailable_on(self.index.documents, doc_ids, filters.as_of)
 
     def retrieve(self, question: str, filters: Filters = Filters(), k: int | None = None) -> list[Hit]:
         k = k or self.settings.top_k

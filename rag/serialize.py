@@ -1,6 +1,8 @@
 """Answers as plain JSON values: one shape for `ask --json`, eval results, and every later record of an answer."""
 from __future__ import annotations
 
+from datetime import date
+
 from rag.types import Answer, Citation, Hit, Sentence
 
 
@@ -11,6 +13,8 @@ def citation_to_dict(citation: Citation) -> dict:
         "version_id": c.version_id, "pages": str(c.page_span),
         "page_span": {"first": c.page_span.first, "last": c.page_span.last},
         "quote": c.quote, "verdict": c.verdict.value, "score": c.score,
+        # the cited version: null dates where the range is open or the date unknown
+        "effective_from": _day(c.effective_from), "effective_to": _day(c.effective_to), "source_path": c.source_path,
     }
 
 
@@ -27,6 +31,7 @@ def hit_to_dict(rank: int, hit: Hit) -> dict:
         "version_id": d.version_id, "document_title": d.title, "kind": d.kind.value,
         "jurisdiction": d.jurisdiction, "language": d.language, "pages": str(c.page_span),
         "score": hit.score, "dense_score": hit.dense_score, "lexical_score": hit.lexical_score, "via": hit.via,
+        "effective_from": _day(d.effective_from), "effective_to": _day(d.effective_to), "status": d.status.value,
     }
 
 
@@ -39,5 +44,9 @@ def answer_to_dict(answer: Answer) -> dict:
         "hits": [hit_to_dict(i, h) for i, h in enumerate(answer.hits, 1)],
         "backend": answer.backend, "model": answer.model, "timings_ms": dict(answer.timings_ms),
         "reasoning": answer.reasoning, "fallback_reason": answer.fallback_reason,
-        "dropped_markers": answer.dropped_markers,
+        "dropped_markers": answer.dropped_markers, "as_of": _day(answer.as_of), "notes": list(answer.notes),
     }
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value else None

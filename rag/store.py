@@ -17,43 +17,17 @@ import numpy as np
 from rag import vectors
 from rag.config import Settings
 from rag.errors import IndexLocked, IndexMissing, ModelMismatch
-from rag.reports import IngestCounts, IngestRun, SkippedFile
-from rag.types import CharSpan, Clause, DocumentVersion, Kind, PageSpan, Status
+from rag.lineage_store import load_changes, realign
+from rag.reports import IngestCounts, IngestRun, SkippedFile, VersionImpact
+from rag.schema import SCHEMA_VERSION, has_lineage, migrate, stored_version, too_new, version_columns
+from rag.versions import place_versions
+from rag.types import CharSpan, Clause, ClauseChange, DocumentVersion, Kind, PageSpan, Status
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 CATALOG = "catalog.sqlite"
 LOCK = "writer.lock"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS versions (
-    version_id TEXT PRIMARY KEY, doc_id TEXT NOT NULL, title TEXT NOT NULL, kind TEXT NOT NULL,
-    jurisdiction TEXT NOT NULL, language TEXT NOT NULL, source_path TEXT NOT NULL, sha256 TEXT NOT NULL UNIQUE,
-    page_starts TEXT NOT NULL, effective_from TEXT, effective_to TEXT, status TEXT NOT NULL,
-    ingested_at TEXT NOT NULL, text TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS clauses (
-    position_key INTEGER PRIMARY KEY,  -- insertion order; positions of a snapshot follow it
-    clause_id TEXT NOT NULL UNIQUE,
-    version_id TEXT NOT NULL REFERENCES versions(version_id) ON DELETE CASCADE,
-    ordinal INTEGER NOT NULL, path TEXT NOT NULL, reference TEXT NOT NULL, headings TEXT NOT NULL,
-    text TEXT NOT NULL, char_start INTEGER NOT NULL, char_end INTEGER NOT NULL,
-    page_first INTEGER NOT NULL, page_last INTEGER NOT NULL, part INTEGER NOT NULL,
-    embedding BLOB NOT NULL  -- float32, dim values
-);
-CREATE INDEX IF NOT EXISTS clauses_version ON clauses(version_id);
-CREATE TABLE IF NOT EXISTS ingest_runs (
-    id INTEGER PRIMARY KEY, started TEXT NOT NULL, finished TEXT NOT NULL, generation INTEGER NOT NULL,
-    counts TEXT NOT NULL, skipped TEXT NOT NULL
-);
-"""
-
-_VERSION_COLS = (
-    "version_id, doc_id, title, kind, jurisdiction, language, source_path, sha256, page_starts, "
-    "effective_from, effective_to, status, ingested_at"
-)
 _CLAUSE_COLS = "clause_id, version_id, ordinal, path, reference, headings, text, char_start, char_end, page_first, page_last, part"
 
 
@@ -76,14 +50,18 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _version_from_row(row) -> DocumentVersion:
-    (vid, doc_id, title, kind, jur, lang, src, sha, starts, eff_from, eff_to, status, ingested) = row
+    """A stored version as written; its effective_to and status are derived from its chain (rag.versions)."""
+    (vid, doc_id, title, kind, jur, lang, src, sha, starts, eff_from, _eff_to, _status, ingested, source) = row
     return DocumentVersion(
         version_id=vid, doc_id=doc_id, title=title, kind=Kind(kind), jurisdiction=jur, language=lang,
         source_path=src, sha256=sha, page_starts=tuple(json.loads(starts)),
         effective_from=date.fromisoformat(eff_from) if eff_from else None,
-        effective_to=date.fromisoformat(eff_to) if eff_to else None,
-        status=Status(status), ingested_at=ingested,
+        ingested_at=ingested, effective_source=source,
     )
+
+
+def _versions(conn: sqlite3.Connection) -> list[DocumentVersion]:
+    return [_version_from_row(r) for r in conn.execute(f"SELECT {version_columns(conn)} FROM versions").fetchall()]
 
 
 def _clause_from_row(row) -> Clause:
@@ -149,6 +127,15 @@ class Index:
             raise KeyError(f"document version {version_id} is no longer in the index; reopen it")
         return row[0]
 
+    def changes(self, from_version_id: str, to_version_id: str) -> tuple[ClauseChange, ...]:
+        """How the clauses of one version map onto the next version of its instrument, as aligned at ingest;
+        empty for versions that are not neighbours in a chain (and for a schema-1 store not yet written to)."""
+        conn = _connect(self.index_dir / CATALOG)
+        try:
+            return load_changes(conn, from_version_id, to_version_id) if has_lineage(conn) else ()
+        finally:
+            conn.close()
+
     def search(self, query_vectors: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[list[tuple[int, float]]]:
         return vectors.search(self._cpu, self._gpu, query_vectors, k, allowed)
 
@@ -175,10 +162,10 @@ def open_index(settings: Settings) -> Index:
         if generation == 0:
             raise IndexMissing(f"the index at {index_dir} has no committed documents; run `regcite ingest PATH...`")
         dim = int(meta["dim"])
-        documents = {
-            v.version_id: v
-            for v in map(_version_from_row, conn.execute(f"SELECT {_VERSION_COLS} FROM versions").fetchall())
-        }
+        stored = stored_version(conn)
+        if stored > SCHEMA_VERSION:
+            raise too_new(stored)
+        documents = place_versions(_versions(conn), date.today())
         clauses = [
             _clause_from_row(r)
             for r in conn.execute(f"SELECT {_CLAUSE_COLS} FROM clauses ORDER BY position_key").fetchall()
@@ -236,13 +223,15 @@ class Writer:
         self._conn: sqlite3.Connection | None = None
         self._changed = False
         self.generation = 0
+        self.migrated_from = 0  # the schema the store had when this writer opened it
+        self.impacts: tuple[VersionImpact, ...] = ()  # what the last commit's new neighbouring versions changed
 
     def __enter__(self) -> "Writer":
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self._lock()
         try:
             self._conn = _connect(self.index_dir / CATALOG)
-            self._conn.executescript(_SCHEMA)
+            self.migrated_from = migrate(self._conn)
             self._conn.execute("BEGIN IMMEDIATE")
             meta = _meta(self._conn)
             if "model_name" in meta:
@@ -296,8 +285,8 @@ class Writer:
         return dict(self._db().execute("SELECT sha256, version_id FROM versions").fetchall())
 
     def versions(self) -> list[DocumentVersion]:
-        """Every stored version, including what this writer added and not yet committed."""
-        return [_version_from_row(r) for r in self._db().execute(f"SELECT {_VERSION_COLS} FROM versions").fetchall()]
+        """Every stored version, including what this writer added and not yet committed, placed in its chain."""
+        return list(place_versions(_versions(self._db()), date.today()).values())
 
     def add_version(self, version: DocumentVersion, text: str, clauses: list[Clause], embeddings: np.ndarray) -> None:
         embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
@@ -306,13 +295,13 @@ class Writer:
         db = self._db()
         ingested = version.ingested_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
         db.execute(
-            f"INSERT INTO versions ({_VERSION_COLS}, text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO versions ({version_columns(db)}, text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 version.version_id, version.doc_id, version.title, Kind(version.kind).value, version.jurisdiction,
                 version.language, version.source_path, version.sha256, json.dumps(list(version.page_starts)),
                 version.effective_from.isoformat() if version.effective_from else None,
                 version.effective_to.isoformat() if version.effective_to else None,
-                Status(version.status).value, ingested, text,
+                Status(version.status).value, ingested, version.effective_source, text,
             ),
         )
         db.executemany(
@@ -328,8 +317,25 @@ class Writer:
         )
         self._changed = True
 
+    def restate(self, version_id: str, effective_from: date) -> bool:
+        """Record a user-stated effective date for a stored version; False when it already had that date."""
+        db = self._db()
+        row = db.execute("SELECT effective_from FROM versions WHERE version_id = ?", (version_id,)).fetchone()
+        if row is None or row[0] == effective_from.isoformat():
+            return False
+        db.execute("UPDATE versions SET effective_from = ?, effective_source = 'user' WHERE version_id = ?",
+                   (effective_from.isoformat(), version_id))
+        self._changed = True
+        return True
+
+    def _clauses_of(self, version_id: str) -> list[Clause]:
+        rows = self._db().execute(f"SELECT {_CLAUSE_COLS} FROM clauses WHERE version_id = ? ORDER BY ordinal, part",
+                                  (version_id,)).fetchall()
+        return [_clause_from_row(r) for r in rows]
+
     def remove_version(self, version_id: str) -> None:
         db = self._db()
+        db.execute("DELETE FROM lineage WHERE from_version = ? OR to_version = ?", (version_id, version_id))
         db.execute("DELETE FROM clauses WHERE version_id = ?", (version_id,))
         db.execute("DELETE FROM versions WHERE version_id = ?", (version_id,))
         self._changed = True
@@ -346,6 +352,10 @@ class Writer:
         """Make everything visible at once; returns the generation now current (unchanged if nothing changed)."""
         db = self._db()
         if self._changed:
+            from rag.lineage import align_versions
+
+            documents = {v.version_id: v for v in self.versions()}
+            self.impacts = realign(db, documents, self._clauses_of, align_versions)
             generation = self.generation + 1
             cpu = _rebuild_from(db, self.dim)
             # Vector file first: a crash before the SQLite commit leaves an orphan file and the old generation.

@@ -16,9 +16,14 @@ class Kind(str, Enum):
 
 
 class Status(str, Enum):
+    """Where a version stands in its instrument's chain, derived from the dates whenever the index opens."""
+
     IN_FORCE = "in_force"
     SUPERSEDED = "superseded"
-    PROPOSED = "proposed"
+    NOT_YET_IN_FORCE = "not_yet_in_force"  # effective_from is in the future
+    DATES_UNKNOWN = "dates_unknown"  # the instrument's only (latest) version, with no effective date: it answers
+    UNPLACED = "unplaced"  # no effective date, beside dated versions: it cannot be placed, so it never answers
+    ALTERNATE = "alternate"  # the same version in another format: kept and listed, but never answers
 
 
 class Verdict(str, Enum):
@@ -85,10 +90,19 @@ class DocumentVersion:
     source_path: str
     sha256: str
     page_starts: tuple[int, ...]  # character offset where each page begins in the normalised text
-    effective_from: date | None = None
-    effective_to: date | None = None
+    effective_from: date | None = None  # None: unknown (shown as unknown, never guessed)
+    effective_to: date | None = None  # exclusive: the next version's effective_from; None while open or unknown
     status: Status = Status.IN_FORCE
     ingested_at: str = ""  # ISO-8601 UTC, set by the store on commit
+    effective_source: str = ""  # where effective_from came from: "user", "document", "" (unknown)
+
+    def answers_on(self, day: date) -> bool:
+        """Whether this version is the text of its instrument on that day."""
+        if self.status in (Status.ALTERNATE, Status.UNPLACED):
+            return False
+        if self.effective_from is None:  # IN_FORCE too: a version built by hand, not placed in a chain
+            return self.status in (Status.DATES_UNKNOWN, Status.IN_FORCE)
+        return self.effective_from <= day and (self.effective_to is None or day < self.effective_to)
 
     @property
     def pages(self) -> int:
@@ -119,7 +133,7 @@ class Filters:
     jurisdictions: tuple[str, ...] = ()
     kinds: tuple[Kind, ...] = ()
     languages: tuple[str, ...] = ()
-    in_force_on: date | None = None
+    as_of: date | None = None  # the versions in force that day; None admits every version (entry points pass today)
 
     def admits(self, clause_doc: DocumentVersion) -> bool:
         d = clause_doc
@@ -131,12 +145,12 @@ class Filters:
             return False
         if self.languages and d.language not in self.languages:
             return False
-        if self.in_force_on is not None:
-            if d.effective_from and d.effective_from > self.in_force_on:
-                return False
-            if d.effective_to and d.effective_to <= self.in_force_on:
-                return False
+        if self.as_of is not None and not d.answers_on(self.as_of):
+            return False
         return True
+
+    def without_date(self) -> "Filters":
+        return Filters(self.doc_ids, self.jurisdictions, self.kinds, self.languages)
 
 
 @dataclass(frozen=True)
@@ -162,6 +176,9 @@ class Citation:
     quote: str  # the supporting words from the clause
     verdict: Verdict
     score: float  # semantic support, 0..1
+    effective_from: date | None = None  # the cited version's dates: None where open or unknown
+    effective_to: date | None = None
+    source_path: str = ""  # the cited version's file
 
 
 @dataclass(frozen=True)
@@ -185,7 +202,28 @@ class Answer:
     reasoning: str = ""  # a model's <think> trace, kept out of text
     fallback_reason: str = ""  # set when a configured backend failed and extractive answered
     dropped_markers: int = 0  # markers that pointed at nothing retrieved
+    as_of: date | None = None  # the date the answer speaks for (None: every indexed version was searched)
+    notes: tuple[str, ...] = ()  # what a reader must know: cited versions with unknown dates, instruments not in force
 
     @property
     def citations(self) -> tuple[Citation, ...]:
         return tuple(c for s in self.sentences for c in s.citations)
+
+
+class ChangeKind(str, Enum):
+    UNCHANGED = "unchanged"
+    MODIFIED = "modified"
+    MOVED = "moved"  # the text now sits under another reference (redesignated, split, merged)
+    ADDED = "added"
+    REMOVED = "removed"
+
+
+@dataclass(frozen=True)
+class ClauseChange:
+    """How one clause of a version relates to the next version of its instrument (stored at ingest)."""
+
+    kind: ChangeKind
+    from_clause_id: str | None  # None for ADDED
+    to_clause_id: str | None  # None for REMOVED
+    editorial: bool = False  # MODIFIED/MOVED whose text differs only in whitespace, punctuation or typography
+    similarity: float = 1.0  # 0..1 text similarity of the two clauses

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
+from pathlib import Path
 
 KINDS = ("regulation", "guidance", "report", "filing")
 
@@ -15,6 +17,7 @@ def add_arguments(name: str, parser) -> None:
     parser.add_argument("--kind", action="append", default=[], choices=KINDS, help="document kind (repeatable)")
     parser.add_argument("--lang", action="append", default=[], metavar="L", help="document language: en, zh (repeatable)")
     parser.add_argument("-k", type=int, default=None, help="clauses to retrieve (default: settings.top_k)")
+    parser.add_argument("--as-of", metavar="DATE", help="answer from the versions in force that day (default: today)")
     parser.add_argument("--backend", choices=("extractive", "openai", "transformers"), help="generation backend")
     parser.add_argument("--model", help="served model name (openai) or local model folder / GGUF file (transformers)")
     parser.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
@@ -28,7 +31,7 @@ def run(name: str, args, settings) -> int:
     if changes:
         settings = settings.replace(**changes)
     filters = Filters(doc_ids=tuple(args.doc), jurisdictions=tuple(args.jurisdiction),
-                      kinds=tuple(Kind(k) for k in args.kind), languages=tuple(args.lang))
+                      kinds=tuple(Kind(k) for k in args.kind), languages=tuple(args.lang), as_of=as_of_date(args.as_of))
     from rag.pipeline import open_pipeline
 
     on_token = None if args.json else _stream_to(sys.stdout)
@@ -43,6 +46,18 @@ def run(name: str, args, settings) -> int:
     return 0
 
 
+def as_of_date(text: str | None) -> date:
+    """--as-of as a date; today when not given, so superseded versions never answer unless asked for."""
+    if not text:
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        from rag.errors import ConfigError
+
+        raise ConfigError(f"--as-of {text!r} is not a date (YYYY-MM-DD)") from None
+
+
 def _stream_to(out):
     def write(token: str) -> None:
         out.write(token)
@@ -53,6 +68,8 @@ def _stream_to(out):
 def report(answer) -> str:
     """What follows the streamed text: citations with pages and verdicts, backend, model and timings."""
     lines: list[str] = []
+    if answer.as_of:
+        lines.append(f"as of {answer.as_of.isoformat()}")
     if answer.fallback_reason:
         lines.append(f"fallback: {answer.fallback_reason}")
     if answer.abstained:
@@ -62,9 +79,12 @@ def report(answer) -> str:
         for c in s.citations:
             lines.append(f"   {c.marker} {c.reference}, {c.page_span} — {c.document_title} "
                          f"({c.verdict.value}, {c.score:.2f})")
+            lines.append(f"       version {c.version_id}: {version_span(c.effective_from, c.effective_to)}, "
+                         f"{Path(c.source_path).name}")
             lines.append(f"       \"{_cut(c.quote, 160)}\"")
         for p in s.problems:
             lines.append(f"   ! {p}")
+    lines += [f"note: {n}" for n in answer.notes]
     if answer.dropped_markers:
         lines.append(f"removed {answer.dropped_markers} marker(s) pointing at nothing retrieved")
     if answer.reasoning:
@@ -74,6 +94,13 @@ def report(answer) -> str:
                        if k in t)
     lines.append(f"backend {answer.backend}, model {answer.model or '-'}; {timing}")
     return "\n".join(lines)
+
+
+def version_span(start: date | None, end: date | None) -> str:
+    """"effective 2016-07-11 to 2022-01-01", "effective 2022-01-01, in force", "effective dates unknown"."""
+    if start is None:
+        return "effective dates unknown"
+    return f"effective {start.isoformat()} to {end.isoformat()}" if end else f"effective {start.isoformat()}, open"
 
 
 def _cut(text: str, n: int) -> str:

@@ -13,6 +13,10 @@ def add_arguments(name: str, parser) -> None:
     parser.add_argument("--prune", action="store_true", help="remove indexed documents whose files are gone")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--effective-from", metavar="DATE",
+                        help="the date these files take effect (YYYY-MM-DD), over what the documents state")
+    parser.add_argument("--manifest", metavar="FILE",
+                        help="JSON mapping files to effective dates and, optionally, document ids")
 
 
 def run(name: str, args, settings) -> int:
@@ -20,9 +24,13 @@ def run(name: str, args, settings) -> int:
     if missing:
         print(f"regcite ingest: no such file or directory: {', '.join(missing)}", file=sys.stderr)
         return 2
+    from ingest.manifest import parse_date, read_manifest
     from ingest.pipeline import ingest_paths
 
-    report = ingest_paths(args.paths, settings, prune=args.prune, progress=not args.no_progress)
+    stated = read_manifest(args.manifest) if args.manifest else None
+    day = parse_date(args.effective_from) if args.effective_from else None
+    report = ingest_paths(args.paths, settings, prune=args.prune, progress=not args.no_progress, stated=stated,
+                          effective_from=day)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -37,6 +45,10 @@ def summary(report, index_dir) -> str:
         f"clauses {report.clauses} ({report.embedded} embedded), pages {report.pages}, "
         f"{report.seconds:.1f} s, index generation {report.generation} at {index_dir}",
     ]
+    if report.impacts:
+        lines.append("changes between versions:")
+        lines += [f"  {impact}" for impact in report.impacts]
+    lines += [f"note: {note}" for note in report.notes]
     if report.skipped:
         lines.append("skipped:")
         lines += [f"  {path}: {reason}" for path, reason in report.skipped]

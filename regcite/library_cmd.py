@@ -1,4 +1,4 @@
-"""`regcite docs` (what is indexed) and `regcite search "query"` (top clauses by retrieval)."""
+"""`regcite docs [DOC_ID]` (what is indexed: each instrument's chain of versions) and `regcite search "query"`."""
 from __future__ import annotations
 
 import json
@@ -11,6 +11,9 @@ def add_arguments(name: str, parser) -> None:
         parser.add_argument("query", help="what to look for")
         parser.add_argument("-k", type=int, default=None, help="how many clauses (default: settings.top_k)")
         parser.add_argument("--doc", action="append", default=[], metavar="DOC_ID", help="only this document (repeatable)")
+        parser.add_argument("--as-of", metavar="DATE", help="search the versions in force that day (default: today)")
+    else:
+        parser.add_argument("doc_id", nargs="?", metavar="DOC_ID", help="one instrument's chain of versions")
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -23,29 +26,58 @@ def run(name: str, args, settings) -> int:
 
 
 def _docs(index, args) -> int:
+    from rag.errors import ConfigError
+    from rag.versions import chain
+
     counts: dict[str, int] = {}
     for c in index.clauses:
         counts[c.version_id] = counts.get(c.version_id, 0) + 1
-    rows = [
-        {
-            "doc_id": d.doc_id, "title": d.title, "kind": d.kind.value, "jurisdiction": d.jurisdiction,
-            "language": d.language, "effective": d.effective_from.isoformat() if d.effective_from else "",
-            "pages": d.pages, "clauses": counts.get(d.version_id, 0), "ingested": d.ingested_at,
-            "version_id": d.version_id, "source_path": d.source_path,
-        }
-        for d in sorted(index.documents.values(), key=lambda d: (d.doc_id, d.source_path))
-    ]
+    doc_ids = sorted({d.doc_id for d in index.documents.values()})
+    if args.doc_id:
+        if args.doc_id not in doc_ids:
+            raise ConfigError(f"no indexed document {args.doc_id!r}; indexed: {', '.join(doc_ids)}")
+        doc_ids = [args.doc_id]
+    instruments = []
+    for doc_id in doc_ids:
+        versions = chain(index.documents, doc_id)
+        latest = versions[-1]
+        instruments.append({
+            "doc_id": doc_id, "title": latest.title, "kind": latest.kind.value, "jurisdiction": latest.jurisdiction,
+            "language": latest.language,
+            "versions": [
+                {"version_id": v.version_id, "effective_from": _day(v.effective_from),
+                 "effective_to": _day(v.effective_to), "effective_source": v.effective_source or None,
+                 "status": v.status.value, "pages": v.pages, "clauses": counts.get(v.version_id, 0),
+                 "ingested": v.ingested_at, "source_path": v.source_path}
+                for v in versions
+            ],
+        })
     if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        print(json.dumps(instruments, ensure_ascii=False, indent=2))
         return 0
-    columns = ("doc_id", "title", "kind", "jurisdiction", "language", "effective", "pages", "clauses", "ingested")
-    table = [[_cut(str(r[c]), 48) for c in columns] for r in rows]
-    widths = [max([len(c)] + [len(row[i]) for row in table]) for i, c in enumerate(columns)]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
-    for row in table:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths)))
-    print(f"{len(rows)} documents, {len(index.clauses)} clauses, index generation {index.generation}")
+    columns = ("effective_from", "effective_to", "status", "pages", "clauses", "version_id", "source")
+    for inst in instruments:
+        print(f"{inst['doc_id']} — {_cut(inst['title'], 60)} ({inst['kind']}, {inst['jurisdiction'] or '-'}, "
+              f"{inst['language']})")
+        table = [[_day_text(v["effective_from"]), _day_text(v["effective_to"], "open"), v["status"].replace("_", " "),
+                  str(v["pages"]), str(v["clauses"]), v["version_id"], _cut(v["source_path"].rsplit("/", 1)[-1], 48)]
+                 for v in inst["versions"]]
+        widths = [max([len(c)] + [len(row[i]) for row in table]) for i, c in enumerate(columns)]
+        print("  " + "  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+        for row in table:
+            print("  " + "  ".join(v.ljust(w) for v, w in zip(row, widths)))
+    versions = sum(len(i["versions"]) for i in instruments)
+    print(f"{len(instruments)} documents, {versions} versions, {sum(counts.get(v['version_id'], 0) for i in instruments for v in i['versions'])} "
+          f"clauses, index generation {index.generation}")
     return 0
+
+
+def _day(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _day_text(value: str | None, missing: str = "unknown") -> str:
+    return value or missing
 
 
 def _search(args, settings) -> int:
@@ -58,12 +90,15 @@ def _search(args, settings) -> int:
     unknown = [d for d in args.doc if d not in indexed]
     if unknown:
         raise ConfigError(f"no indexed document {', '.join(unknown)}; indexed: {', '.join(sorted(indexed))}")
-    hits = pipeline.search(args.query, Filters(doc_ids=tuple(args.doc)), args.k)
+    from regcite.ask_cmd import as_of_date
+
+    hits = pipeline.search(args.query, Filters(doc_ids=tuple(args.doc), as_of=as_of_date(args.as_of)), args.k)
     results = [
         {
             "reference": h.clause.reference, "document": h.document.title, "doc_id": h.document.doc_id,
             "pages": str(h.clause.page_span), "score": round(float(h.score), 4), "text": h.clause.text[:SNIPPET],
-            "clause_id": h.clause.clause_id,
+            "clause_id": h.clause.clause_id, "version_id": h.document.version_id,
+            "effective_from": _day(h.document.effective_from), "effective_to": _day(h.document.effective_to),
         }
         for h in hits
     ]
@@ -73,7 +108,8 @@ def _search(args, settings) -> int:
     if not results:
         print("no matching clauses")
     for i, r in enumerate(results, 1):
-        print(f"{i}. {r['reference']}  ({r['document']}, {r['pages']})  score {r['score']:.3f}")
+        print(f"{i}. {r['reference']}  ({r['document']}, {r['pages']}; effective {r['effective_from'] or 'unknown'}"
+              f"{' to ' + r['effective_to'] if r['effective_to'] else ''})  score {r['score']:.3f}")
         print(f"   {' '.join(r['text'].split())}")
     return 0
 

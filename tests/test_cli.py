@@ -69,16 +69,18 @@ def test_ingest_docs_and_search_with_the_packaged_embedder(corpus, tmp_path, cap
     assert (report["unchanged"], report["embedded"], report["added"]) == (2, 0, 0)
 
     code, out, _ = cli(capsys, "--data-dir", data, "docs", "--json")
-    rows = json.loads(out)
-    assert code == 0 and len(rows) == 2 and all(r["clauses"] > 0 and r["pages"] == 1 for r in rows)
+    instruments = json.loads(out)
+    versions = [v for i in instruments for v in i["versions"]]
+    assert code == 0 and len(instruments) == 2 and all(v["clauses"] > 0 and v["pages"] == 1 for v in versions)
+    assert {(v["effective_from"], v["status"]) for v in versions} == {(None, "dates_unknown")}
     code, out, _ = cli(capsys, "--data-dir", data, "docs")
-    assert "2 documents" in out and "doc_id" in out.splitlines()[0]
+    assert "2 documents, 2 versions" in out and "effective_from" in out.splitlines()[1]
 
     code, out, _ = cli(capsys, "--data-dir", data, "search", "When must the creditor notify the applicant?", "-k", "2", "--json")
     hits = json.loads(out)
     assert code == 0 and len(hits) == 2
     assert "30 days" in hits[0]["text"] and hits[0]["pages"] == "p. 1"
-    erasure_doc = next(r["doc_id"] for r in rows if "erasure" in r["source_path"])
+    erasure_doc = next(i["doc_id"] for i in instruments if "erasure" in i["versions"][0]["source_path"])
     code, out, _ = cli(capsys, "--data-dir", data, "search", "When must the creditor notify the applicant?",
                        "--doc", erasure_doc, "--json")
     assert code == 0 and {h["doc_id"] for h in json.loads(out)} == {erasure_doc}

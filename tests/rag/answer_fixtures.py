@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from rag.types import CharSpan, Clause, DocumentVersion, Filters, Hit, Kind, PageSpan
+from rag.versions import unavailable_on
 from rag.text import content_tokens
 
 REG_B = DocumentVersion(
@@ -80,6 +81,13 @@ class LexicalRetriever:
 
     def admitted_doc_ids(self, filters: Filters) -> list[str]:
         return sorted({d.doc_id for _, d in self.clauses if filters.admits(d)})
+
+    def unavailable_on(self, question: str, filters: Filters) -> list:
+        if filters.as_of is None:
+            return []
+        documents = {d.version_id: d for _, d in self.clauses}
+        return unavailable_on(documents, {d.doc_id for d in documents.values() if filters.without_date().admits(d)},
+                              filters.as_of)
 
     def parent_lead_in(self, child: Clause) -> Clause | None:
         for c, _ in self.clauses:

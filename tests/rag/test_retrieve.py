@@ -211,8 +211,8 @@ FILTERS = [
     (Filters(jurisdictions=("EU",)), "When shall a creditor notify an applicant?", 6),
     (Filters(kinds=(Kind.REPORT,)), "When shall a creditor notify an applicant?", 3),
     (Filters(languages=("zh",)), "When shall a creditor notify the applicant of its 客户 records?", 4),
-    (Filters(in_force_on=date(2015, 6, 1)), "When shall a creditor notify an applicant?", 6),
-    (Filters(jurisdictions=("EU", "US"), kinds=(Kind.REGULATION,), in_force_on=date(2024, 1, 1)),
+    (Filters(as_of=date(2015, 6, 1)), "When shall a creditor notify an applicant?", 6),
+    (Filters(jurisdictions=("EU", "US"), kinds=(Kind.REGULATION,), as_of=date(2024, 1, 1)),
      "Which notices shall a creditor keep on file for 18 months?", 6),
 ]
 
@@ -240,8 +240,8 @@ def test_filters_apply_to_named_clauses(make, mode):
 
 
 @pytest.mark.parametrize("day, words", [(date(2015, 6, 1), "18 months"), (date(2024, 1, 1), "25 months")])
-def test_in_force_on_picks_the_version_of_a_named_clause(make, day, words):
-    hits = make().retrieve("What does 12 CFR 1002.12(b)(1) require?", Filters(in_force_on=day), k=3)
+def test_as_of_picks_the_version_of_a_named_clause(make, day, words):
+    hits = make().retrieve("What does 12 CFR 1002.12(b)(1) require?", Filters(as_of=day), k=3)
     named = [h for h in hits if h.via == "reference"]
     assert len(named) == 1 and words in named[0].clause.text
 
