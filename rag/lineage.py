@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from typing import Iterable, Sequence
 
 from rag.redline import fold_space, is_editorial, same_text
@@ -12,10 +13,16 @@ from rag.types import ChangeKind, Clause, ClauseChange
 _WORD = re.compile(r"\w+")
 # A same-reference pair less alike than this may be a reused reference: its texts are also looked for elsewhere.
 REUSED_BELOW = 0.5
-# Share of a leftover clause's word pairs that must sit in one clause of the other version for a move.
+# A move: at least SHARED_PAIRS of a loose clause's word pairs sit in one clause of the other version (the cheap
+# filter), and MOVE_AT_LEAST of its words in runs of RUN words or more (checked for the CONFIRM best candidates).
+SHARED_PAIRS = 0.5
 MOVE_AT_LEAST = 0.7
-MIN_PAIRS = 6  # shorter texts ("[Reserved]") match too much by chance to be called moved
-RARE_TOKENS = 6  # candidates for a move share one of the leftover's rarest words
+RUN = 3
+CONFIRM = 3
+MIN_PAIRS = 7  # shorter texts ("[Reserved]", "The purpose of the loan.") match too much by chance to be called moved
+# A text found inside one more than this many times its length is a quotation or a paraphrase more often than a move.
+MAX_GROWTH = 7
+RARE_TOKENS = 8  # candidates for a move share half of the loose clause's rarest words
 
 
 def _pairs(text: str) -> frozenset[tuple[str, str]]:
@@ -65,7 +72,6 @@ def align_versions(old: Sequence[Clause], new: Sequence[Clause]) -> tuple[Clause
     changes: list[ClauseChange] = []
     loose_old: list[Clause] = []  # no reference in new, or one whose text is not this clause's
     loose_new: list[Clause] = []
-    matched_new: set[str] = set()
     for ref, group in olds.items():
         if ref not in news:
             loose_old += group
@@ -79,15 +85,14 @@ def align_versions(old: Sequence[Clause], new: Sequence[Clause]) -> tuple[Clause
             if whole_same or same_text(o.text, n.text):
                 changes.append(ClauseChange(ChangeKind.UNCHANGED, o.clause_id, n.clause_id, False, 1.0))
                 continue
-            editorial = whole_editorial or is_editorial(fold_space(o.text), fold_space(n.text))
+            editorial = whole_editorial or is_editorial(o.text, n.text)
             changes.append(ClauseChange(ChangeKind.MODIFIED, o.clause_id, n.clause_id, editorial, round(sim, 4)))
-            matched_new.add(n.clause_id)
             if sim < REUSED_BELOW and not editorial:
                 loose_old.append(o)
                 loose_new.append(n)
-        matched_new.update(n.clause_id for n in target)
     loose_new += [c for ref, group in news.items() if ref not in olds for c in group]
-    moves = _moves(loose_old, loose_new, old, new, pairs)
+    unchanged = {cid for ch in changes if ch.kind is ChangeKind.UNCHANGED for cid in (ch.from_clause_id, ch.to_clause_id)}
+    moves = _moves(loose_old, loose_new, old, new, pairs, unchanged)
     changes += moves
     moved_old = {m.from_clause_id for m in moves}
     moved_new = {m.to_clause_id for m in moves}
@@ -117,29 +122,36 @@ def _pair_within(old: list[Clause], new: list[Clause], pairs) -> list[tuple[Clau
 
 
 def _moves(loose_old: list[Clause], loose_new: list[Clause], old: Sequence[Clause], new: Sequence[Clause],
-           pairs) -> list[ClauseChange]:
+           pairs, unchanged: set[str]) -> list[ClauseChange]:
     """Text of a loose clause found in a clause of the other version under another reference: a loose old
-    clause inside one new clause (redesignated, merged), or a loose new clause inside one old clause (split)."""
+    clause inside one new clause (redesignated, merged), or a loose new clause inside one old clause (split).
+    A clause unchanged under its own reference neither received nor gave up text, so it is no partner: an old
+    comment that paraphrased an unchanged rule has not moved into it."""
     found: dict[tuple[str, str], float] = {}
-    for c, others, forward in ((loose_old, new, True), (loose_new, old, False)):
-        index = _Index(others, pairs)
-        for clause in c:
-            mine = pairs[clause.clause_id]
-            if len(mine) < MIN_PAIRS:
-                continue
-            best = index.best(clause, mine)
-            if best is None:
-                continue
-            other, score = best
-            key = (clause.clause_id, other.clause_id) if forward else (other.clause_id, clause.clause_id)
-            found[key] = max(score, found.get(key, 0.0))
+    for loose, others, forward in ((loose_old, new, True), (loose_new, old, False)):
+        index = _Index([c for c in others if c.clause_id not in unchanged], pairs)
+        for clause in loose:
+            best = index.best(clause)
+            if best is not None:
+                other, score = best
+                key = (clause.clause_id, other.clause_id) if forward else (other.clause_id, clause.clause_id)
+                found[key] = max(score, found.get(key, 0.0))
     by_id = {c.clause_id: c for c in (*old, *new)}
     out = []
     for (a, b), score in found.items():
         before, after = by_id[a].text, by_id[b].text
-        editorial = not same_text(before, after) and is_editorial(fold_space(before), fold_space(after))
+        editorial = not same_text(before, after) and is_editorial(before, after)
         out.append(ClauseChange(ChangeKind.MOVED, a, b, editorial, round(score, 4)))
     return out
+
+
+def _runs_within(part: list[str], whole: list[str]) -> float:
+    """Share of part's words that sit in whole in runs of RUN words or more, in order: text carried over, not a
+    paraphrase sharing word pairs here and there."""
+    if not part:
+        return 0.0
+    blocks = SequenceMatcher(None, part, whole, autojunk=False).get_matching_blocks()
+    return sum(b.size for b in blocks if b.size >= RUN) / len(part)
 
 
 class _Index:
@@ -148,26 +160,35 @@ class _Index:
     def __init__(self, clauses: Sequence[Clause], pairs):
         self.clauses = list(clauses)
         self.pairs = pairs
-        self.words = [set(_WORD.findall(c.text.lower())) for c in self.clauses]
-        self.df = Counter(w for ws in self.words for w in ws)
+        self.words = [_WORD.findall(c.text.lower()) for c in self.clauses]
+        self.df = Counter(w for ws in self.words for w in set(ws))
         self.postings: dict[str, list[int]] = defaultdict(list)
         for i, ws in enumerate(self.words):
-            for w in ws:
+            for w in set(ws):
                 self.postings[w].append(i)
 
-    def best(self, clause: Clause, mine: frozenset) -> tuple[Clause, float] | None:
-        words = {w for w in _WORD.findall(clause.text.lower()) if w in self.df}
-        rare = sorted(words, key=lambda w: (self.df[w], w))[:RARE_TOKENS]
-        candidates = {i for w in rare for i in self.postings[w]}
-        best = None
-        for i in candidates:
+    def best(self, clause: Clause) -> tuple[Clause, float] | None:
+        mine = self.pairs[clause.clause_id]
+        if len(mine) < MIN_PAIRS:
+            return None
+        words = _WORD.findall(clause.text.lower())
+        rare = sorted({w for w in words if w in self.df}, key=lambda w: (self.df[w], w))[:RARE_TOKENS]
+        # Text carried over keeps most of its rare words: a candidate lacking half of them cannot hold 70% of it.
+        hits = Counter(i for w in rare for i in self.postings[w])
+        scored = []
+        for i in (i for i, n in hits.items() if 2 * n >= len(rare)):
             other = self.clauses[i]
-            if other.reference == clause.reference:
-                continue  # that pair is the same-reference change already
-            score = _within(mine, self.pairs[other.clause_id])
-            if score >= MOVE_AT_LEAST and (best is None or (score, -i) > (best[1], -best[2])):
-                best = (other, score, i)
-        return None if best is None else (best[0], best[1])
+            if other.reference == clause.reference or len(self.words[i]) > MAX_GROWTH * len(words):
+                continue  # the same-reference change is made already
+            share = _within(mine, self.pairs[other.clause_id])
+            if share >= SHARED_PAIRS:
+                scored.append((share, -i))
+        best = None
+        for _, i in sorted(scored, reverse=True)[:CONFIRM]:
+            score = _runs_within(words, self.words[-i])
+            if score >= MOVE_AT_LEAST and (best is None or score > best[1]):
+                best = (self.clauses[-i], score)
+        return best
 
 
 @dataclass(frozen=True)
