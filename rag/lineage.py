@@ -64,6 +64,11 @@ def _headed(clauses: Sequence[Clause]) -> dict[str, str]:
     return out
 
 
+def _same_group(old: Sequence[Clause], new: Sequence[Clause], headed: dict[str, str]) -> bool:
+    return same_text(joined(old), joined(new)) or same_text(
+        " ".join(headed[c.clause_id] for c in old), " ".join(headed[c.clause_id] for c in new))
+
+
 def align_versions(old: Sequence[Clause], new: Sequence[Clause]) -> tuple[ClauseChange, ...]:
     """Every clause of old and new in at least one change, in old's order then new's added clauses."""
     pairs = {c.clause_id: _pairs(c.text) for c in (*old, *new)}
@@ -77,8 +82,7 @@ def align_versions(old: Sequence[Clause], new: Sequence[Clause]) -> tuple[Clause
             loose_old += group
             continue
         target = news[ref]
-        whole_same = same_text(joined(group), joined(target)) or same_text(
-            " ".join(headed[c.clause_id] for c in group), " ".join(headed[c.clause_id] for c in target))
+        whole_same = _same_group(group, target, headed)
         whole_editorial = not whole_same and is_editorial(joined(group), joined(target))
         for o, n in _pair_within(group, target, pairs):
             sim = _alike(pairs[o.clause_id], pairs[n.clause_id])
@@ -189,6 +193,41 @@ class _Index:
             if score >= MOVE_AT_LEAST and (best is None or score > best[1]):
                 best = (self.clauses[-i], score)
         return best
+
+
+def compose(old: Sequence[Clause], new: Sequence[Clause],
+            steps: Sequence[Sequence[ClauseChange]]) -> tuple[ClauseChange, ...]:
+    """The changes from the first to the last of a run of consecutive versions, following each clause of old through
+    the stored steps (the alignment is never redone) and judging each old/new pair by its own texts."""
+    reach = {c.clause_id: {c.clause_id} for c in old}
+    for step in steps:
+        following: dict[str, set[str]] = defaultdict(set)
+        for ch in step:
+            if ch.from_clause_id and ch.to_clause_id:
+                following[ch.from_clause_id].add(ch.to_clause_id)
+        reach = {cid: {t for c in now for t in following.get(c, ())} for cid, now in reach.items()}
+    by_id = {c.clause_id: c for c in (*old, *new)}
+    olds, news = _groups(old), _groups(new)
+    headed = {**_headed(old), **_headed(new)}
+    out: list[ClauseChange] = []
+    for o in old:
+        targets = sorted((by_id[t] for t in reach[o.clause_id] if t in by_id), key=lambda c: c.ordinal)
+        if not targets:
+            out.append(ClauseChange(ChangeKind.REMOVED, o.clause_id, None, False, 0.0))
+        for n in targets:
+            sim = round(_alike(_pairs(o.text), _pairs(n.text)), 4)
+            if n.reference != o.reference:
+                kind = ChangeKind.MOVED
+            elif same_text(o.text, n.text) or _same_group(olds[o.reference], news[n.reference], headed):
+                out.append(ClauseChange(ChangeKind.UNCHANGED, o.clause_id, n.clause_id, False, 1.0))
+                continue
+            else:
+                kind = ChangeKind.MODIFIED
+            editorial = not same_text(o.text, n.text) and is_editorial(o.text, n.text)
+            out.append(ClauseChange(kind, o.clause_id, n.clause_id, editorial, sim))
+    reached = {t for targets in reach.values() for t in targets}
+    out += [ClauseChange(ChangeKind.ADDED, None, n.clause_id, False, 0.0) for n in new if n.clause_id not in reached]
+    return tuple(out)
 
 
 @dataclass(frozen=True)

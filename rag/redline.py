@@ -85,15 +85,27 @@ def redline(old: str, new: str) -> tuple[Edit, ...]:
     return tuple(out)
 
 
-def render(edits: Sequence[Edit], markdown: bool = False) -> str:
-    """`[-old-]{+new+}` (git's word-diff), or Markdown `~~old~~ **new**`; whitespace stays outside the marks."""
+def render(edits: Sequence[Edit], markdown: bool = False, context: int = 0) -> str:
+    """`[-old-]{+new+}` (git's word-diff), or Markdown `~~old~~ **new**`; whitespace stays outside the marks.
+    With context, unchanged runs keep that many words beside each edit and show "…" for the rest."""
     marks = {"delete": ("~~", "~~"), "insert": ("**", "**")} if markdown else {"delete": ("[-", "-]"), "insert": ("{+", "+}")}
     parts = []
-    for e in edits:
+    for i, e in enumerate(edits):
         if e.op == "equal":
-            parts.append(e.text)
+            parts.append(_trim(e.text, context, first=i == 0, last=i == len(edits) - 1) if context else e.text)
             continue
         lead = e.text[: len(e.text) - len(e.text.lstrip())]
         opening, closing = marks[e.op]
         parts.append(f"{lead}{opening}{e.text.strip()}{closing}")
     return "".join(parts)
+
+
+def _trim(text: str, context: int, first: bool, last: bool) -> str:
+    words = text.split(" ")
+    lead = [""] if words and words[0] == "" else []  # the space before the run, kept
+    words = words[len(lead):]
+    keep_head, keep_tail = (0 if first else context), (0 if last else context)
+    if len(words) <= keep_head + keep_tail + 1 or (first and last):
+        return text
+    head, tail = words[:keep_head], words[len(words) - keep_tail:] if keep_tail else []
+    return " ".join(lead + head + ["…"] + tail)

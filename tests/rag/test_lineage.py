@@ -2,7 +2,7 @@
 import random
 import time
 
-from rag.lineage import ReferenceChange, align_versions, by_reference
+from rag.lineage import ReferenceChange, align_versions, by_reference, compose
 from rag.types import ChangeKind, CharSpan, Clause, ClauseChange, PageSpan
 
 U, M, MV, A, R = ChangeKind.UNCHANGED, ChangeKind.MODIFIED, ChangeKind.MOVED, ChangeKind.ADDED, ChangeKind.REMOVED
@@ -138,3 +138,14 @@ def test_the_diff_by_reference_joins_parts_and_lists_added_removed_modified_move
         ReferenceChange(M, "1.1(a)", "1.1(a)", f"{X} {Y}", f"{X} {Y.replace('twenty five', '36')}"),
         ReferenceChange(MV, "1.1(b)", "1.1(d)", Z, Z),
     )
+
+
+def test_composed_steps_follow_each_clause_and_judge_the_end_texts():
+    first = version("a", ("1.1(a)", X), ("1.1(b)", Y), ("1.1(c)", Z))
+    second = version("b", ("1.1(a)", X.replace("30", "60")), ("1.1(c)", Y), ("1.1(d)", Z))
+    third = version("c", ("1.1(a)", X), ("1.1(c)", Y), ("1.1(e)", W))
+    steps = [align_versions(first, second), align_versions(second, third)]
+    # (a) changed and changed back; (b) moved to (c); (c) kept its reference with (b)'s text, its own text moved to
+    # (d) and then went; (e) is new.
+    assert edges(compose(first, third, steps)) == {
+        ("unchanged", "0", "0"), ("moved", "1", "1"), ("modified", "2", "1"), ("added", None, "2")}

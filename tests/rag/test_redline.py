@@ -50,3 +50,10 @@ def test_whitespace_alone_is_no_change_at_all():
     assert same_text("birth-given", "birth- given")
     assert same_text("§ 1002.8(a)(1)", "§ 1002.8(a) (1)")
     assert not same_text("a-b", "a—b")
+
+
+def test_with_context_long_unchanged_runs_are_cut_to_the_words_beside_each_edit():
+    old = "one two three four five six seven eight nine ten eleven twelve"
+    new = "one two three four five six SEVEN eight nine ten eleven twelve"
+    assert render(redline(old, new), context=2) == "… five six [-seven-] {+SEVEN+} eight nine …"
+    assert render(redline("a b", "a c"), context=2) == "a [-b-] {+c+}"
