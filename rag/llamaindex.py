@@ -6,6 +6,8 @@ Metadata values are flat (str, int, float, bool, None) so the nodes can be hande
 """
 from __future__ import annotations
 
+import dataclasses
+from datetime import date
 from typing import Any
 
 from llama_index.core.base.base_query_engine import BaseQueryEngine
@@ -40,6 +42,8 @@ def hit_metadata(hit: Hit) -> dict[str, Any]:
         "headings": " > ".join(c.headings),
         "part": c.part,
         "via": hit.via,
+        "effective_from": d.effective_from.isoformat() if d.effective_from else None,
+        "effective_to": d.effective_to.isoformat() if d.effective_to else None,
         "score": hit.score,
         "dense_score": hit.dense_score,
         "lexical_score": hit.lexical_score,
@@ -55,14 +59,20 @@ def hit_node(hit: Hit) -> NodeWithScore:
     return NodeWithScore(node=node, score=hit.score)
 
 
-class RegciteRetriever(BaseRetriever):
-    """Wraps a regcite Retriever: references named in the question first, then dense + BM25, under filters."""
+def _dated(filters: Filters, as_of: date | None) -> Filters:
+    """As the CLI does: the versions in force on as_of, else on the filters' date, else today."""
+    return dataclasses.replace(filters, as_of=as_of or filters.as_of or date.today())
 
-    def __init__(self, retriever, filters: Filters = Filters(), k: int | None = None,
+
+class RegciteRetriever(BaseRetriever):
+    """Wraps a regcite Retriever: references named in the question first, then dense + BM25, under filters, from
+    the versions in force on `as_of` (default today; superseded versions never come back unless asked for)."""
+
+    def __init__(self, retriever, filters: Filters = Filters(), k: int | None = None, as_of: date | None = None,
                  callback_manager: CallbackManager | None = None):
         super().__init__(callback_manager=callback_manager)
         self.retriever = retriever
-        self.filters = filters
+        self.filters = _dated(filters, as_of)
         self.k = k
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
@@ -117,10 +127,11 @@ def answer_response(answer: Answer) -> Response:
 class RegciteQueryEngine(BaseQueryEngine):
     """Answers through a rag.pipeline.Pipeline, so citations are parsed and verified exactly as in the CLI."""
 
-    def __init__(self, pipeline, filters: Filters = Filters(), callback_manager: CallbackManager | None = None):
+    def __init__(self, pipeline, filters: Filters = Filters(), as_of: date | None = None,
+                 callback_manager: CallbackManager | None = None):
         super().__init__(callback_manager=callback_manager)
         self.pipeline = pipeline
-        self.filters = filters
+        self.filters = _dated(filters, as_of)
 
     def _get_prompt_modules(self) -> PromptMixinType:
         return {}

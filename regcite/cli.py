@@ -9,8 +9,9 @@ import sys
 # subcommand -> (module under regcite/, one-line help); modules import their layer only when run
 COMMANDS = {
     "ingest": ("ingest_cmd", "index files or folders of regulations and reports"),
-    "docs": ("library_cmd", "list the indexed documents"),
+    "docs": ("library_cmd", "list the indexed documents and each one's versions"),
     "search": ("library_cmd", "print the clauses that best match a query"),
+    "diff": ("diff_cmd", "what changed between two versions of an instrument, clause by clause"),
     "ask": ("ask_cmd", "answer a question with verified clause citations"),
     "ui": ("ui_cmd", "start the Streamlit app"),
     "eval": ("eval_cmd", "check, run and compare evaluation sets; run the ObliQA benchmark"),
