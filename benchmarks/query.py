@@ -20,6 +20,7 @@ import statistics
 import sys
 import time
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,8 @@ sys.path.insert(0, str(ROOT))
 QUESTIONS = ROOT / "evals" / "sets" / "shared_corpus.jsonl"
 RESULTS = ROOT / "benchmarks" / "results" / "query.json"
 TARGET_P95_MS = 100.0
+VERSIONS_TARGET = 1.2  # p95 over three versions of everything, as of today, within this of one version's
+AS_OF_TODAY = "regcite Retriever, as of today"
 
 
 def questions(limit: int) -> list[str]:
@@ -73,10 +76,17 @@ class CachedEmbedder:
         return self._vectors[text]
 
 
-def scale_up(index, size: int, noise: float, seed: int = 0):
-    """An in-memory rag.store.Index of `size` clauses: copies of index's clauses, embeddings jittered per copy."""
+def scale_up(index, size: int, noise: float, seed: int = 0, versions: int = 1):
+    """An in-memory rag.store.Index of `size` clauses: copies of index's clauses, embeddings jittered per copy.
+
+    With versions > 1, every `versions` consecutive copies are versions of one instrument, effective 2000-01-01,
+    2001-01-01, …: only the newest of each is in force today, so (versions - 1) / versions of the clauses are
+    superseded and an as-of-today filter must skip them."""
+    from datetime import date
+
     from rag import vectors
     from rag.store import Index
+    from rag.versions import place_versions
 
     rng = np.random.default_rng(seed)
     base = np.vstack([index.vector(i) for i in range(len(index.clauses))]).astype(np.float32)
@@ -84,17 +94,20 @@ def scale_up(index, size: int, noise: float, seed: int = 0):
     documents, clauses, blocks = {}, [], []
     for r in range(copies):
         suffix = f"~{r}" if r else ""
+        group, nth = divmod(r, versions)
         for v in index.documents.values():
-            # Copies are other documents: new version ids, and names no question uses (only copy 0 is "GDPR").
+            # Copies are other documents (or versions): new version ids, and names no question uses.
             documents[v.version_id + suffix] = replace(
-                v, version_id=v.version_id + suffix, doc_id=v.doc_id + (f" (copy {r})" if r else ""),
-                title=v.title + (f" (copy {r})" if r else ""), sha256=f"{v.sha256[:60]}{r:04x}")
+                v, version_id=v.version_id + suffix, doc_id=v.doc_id + (f" (copy {group})" if group else ""),
+                title=v.title + (f" (copy {group})" if group else ""), sha256=f"{v.sha256[:60]}{r:04x}",
+                effective_from=date(2000 + nth, 1, 1) if versions > 1 else v.effective_from)
         take = min(len(index.clauses), size - len(clauses))
         clauses += [replace(c, clause_id=c.clause_id + suffix, version_id=c.version_id + suffix)
                     for c in index.clauses[:take]]
         block = base[:take] if r == 0 else base[:take] + rng.normal(0, noise, (take, base.shape[1])).astype(np.float32)
         blocks.append(block / np.linalg.norm(block, axis=1, keepdims=True))
     matrix = np.ascontiguousarray(np.vstack(blocks), dtype=np.float32)
+    documents = place_versions(documents.values(), date.today())
     cpu = vectors.build(matrix, index.dim)
     return Index(index.index_dir, index.generation, index.model_name, index.dim, documents, clauses, cpu, None), matrix
 
@@ -164,6 +177,7 @@ def measure(label: str, index, matrix: np.ndarray, embedder, settings, texts: li
         result["dense_top8_agreement_with_llamaindex"] = round(statistics.fmean(agree), 3)
         print(f"  dense top-8 agreement with LlamaIndex on the same vectors: {statistics.fmean(agree):.3f}", flush=True)
     us = Filters(jurisdictions=("US",))
+    today = Filters(as_of=date.today())  # what every entry point searches by default
     fusion = "RRF" if settings.fusion == "rrf" else f"weighted {settings.dense_weight:g}"
     ours = f"regcite Retriever (dense + BM25, {fusion})"
     theirs = "LlamaIndex VectorStoreIndex (SimpleVectorStore, top 8)"
@@ -171,7 +185,8 @@ def measure(label: str, index, matrix: np.ndarray, embedder, settings, texts: li
         set_threads(n)
         runs = [(ours, "included", live.retrieve, texts, 3),
                 (ours, "excluded", offline.retrieve, texts, 3),
-                ("regcite Retriever, filter jurisdiction=US", "excluded", lambda q: offline.retrieve(q, us), texts, 3)]
+                ("regcite Retriever, filter jurisdiction=US", "excluded", lambda q: offline.retrieve(q, us), texts, 3),
+                (AS_OF_TODAY, "excluded", lambda q: offline.retrieve(q, today), texts, 3)]
         if retriever is not None:
             runs += [(theirs, "included", retriever.retrieve, subset, 1),
                      (theirs, "excluded", lambda q: retriever.retrieve(QueryBundle(q, embedding=vectors[q])), subset, 1)]
@@ -180,6 +195,19 @@ def measure(label: str, index, matrix: np.ndarray, embedder, settings, texts: li
             _show(row)
             result["rows"].append(row)
     return result, embed_model
+
+
+def _versions_target(single: dict, versioned: dict, threads: list[int]) -> dict:
+    """As-of-today p95 (query vector in) with every document in several versions against one version, per threads."""
+    def p95(scale: dict, n: int) -> float:
+        return next(r["p95_ms"] for r in scale["rows"] if r["system"] == AS_OF_TODAY and r["threads"] == n)
+
+    out = {}
+    for n in threads:
+        one, many = p95(single, n), p95(versioned, n)
+        out[str(n)] = {"one_version_p95_ms": one, "versions_p95_ms": many, "ratio": round(many / one, 3),
+                       "met": many <= VERSIONS_TARGET * one}
+    return out
 
 
 def table(scales: list[dict]) -> str:
@@ -205,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", default="",
                         help="comma-separated thread counts for torch and FAISS to time under (default: the "
                              "process default, then 1)")
+    parser.add_argument("--versions", type=int, default=3,
+                        help="also time the scaled-up index with this many versions of every document, only the "
+                             "newest in force (0 or 1: skip)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
@@ -250,6 +281,19 @@ def main(argv: list[str] | None = None) -> int:
         result["noise_sd"] = args.noise
         result["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
         scales.append(result)
+        del big, matrix
+    versioned = None
+    if args.size and args.versions > 1:
+        t = time.perf_counter()
+        big, matrix = scale_up(index, args.size, args.noise, versions=args.versions)
+        superseded = sum(not d.answers_on(date.today()) for d in big.documents.values()) / len(big.documents)
+        print(f"\nscaled up to {len(big.clauses):,} clauses in {args.versions} versions of each document "
+              f"({superseded:.0%} of versions superseded) in {time.perf_counter() - t:.1f} s", flush=True)
+        result, _ = measure(f"synthetic {len(big.clauses):,}, {args.versions} versions each", big, matrix, embedder,
+                            settings, texts, 0, packaged_model_dir(), embed_model, False, threads)
+        result["versions"], result["superseded_share"] = args.versions, round(superseded, 3)
+        scales.append(result)
+        versioned = _versions_target(scales[-2], result, threads)
     load_after = os.getloadavg()
 
     target = {"p95_ms": TARGET_P95_MS, "at_clauses": scales[-1]["clauses"], "by_threads": {}}
@@ -260,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
                                         "p95_ms_without_query_embedding": rows["excluded"],
                                         "met_with_query_embedding": rows["included"] < TARGET_P95_MS,
                                         "met_without_query_embedding": rows["excluded"] < TARGET_P95_MS}
+    if versioned:
+        target["versions"] = versioned
     import bm25s
     import faiss
 
@@ -283,6 +329,10 @@ def main(argv: list[str] | None = None) -> int:
               f"with query embedding {'met' if t['met_with_query_embedding'] else 'MISSED'} "
               f"({t['p95_ms_with_query_embedding']:.1f} ms), without "
               f"{'met' if t['met_without_query_embedding'] else 'MISSED'} ({t['p95_ms_without_query_embedding']:.1f} ms)")
+    for n, v in (versioned or {}).items():
+        print(f"versions: p95 as of today, {n} thread(s): {v['one_version_p95_ms']:.1f} ms with one version of "
+              f"everything, {v['versions_p95_ms']:.1f} ms with {args.versions} ({v['ratio']:.2f}x; target "
+              f"<= {VERSIONS_TARGET}x: {'met' if v['met'] else 'MISSED'})")
     print(f"load average before {report['load_avg_before']}, after {report['load_avg_after']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

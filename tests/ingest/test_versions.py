@@ -142,3 +142,12 @@ def test_the_default_date_is_today_and_a_superseded_version_answers_only_when_as
     assert {h.document.effective_from for h in today} == {date(2022, 1, 1)}
     assert {h.document.effective_from for h in then} == {date(2011, 12, 30)}
     assert "25 months" in then[0].clause.text and "24 months" in today[0].clause.text
+
+
+def test_a_manifest_in_the_shared_corpus_shape_dates_every_format_of_a_version(tmp_path):
+    manifest = tmp_path / "MANIFEST.json"
+    manifest.write_text(json.dumps([{"primary": "regulations/a.pdf", "effective_date": "2022-01-01",
+                                     "other_formats": ["formats/a.html"]}]))
+    stated = read_manifest(manifest)
+    assert {p.relative_to(tmp_path).as_posix(): s.effective_from for p, s in stated.items()} == {
+        "regulations/a.pdf": date(2022, 1, 1), "formats/a.html": date(2022, 1, 1)}
