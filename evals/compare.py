@@ -1,8 +1,11 @@
 """`regcite eval compare A B`: per-metric deltas between two runs and the questions whose outcome changed."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 # A question's outcome: one yes/no per aspect; a change in any of them is reported.
 OUTCOMES = {
@@ -40,6 +43,8 @@ class Comparison:
     changes: tuple[OutcomeChange, ...]
     only_in_a: tuple[str, ...]
     only_in_b: tuple[str, ...]
+    as_of_a: str = ""  # the runs' as-of dates ("" for a run from before runs were dated)
+    as_of_b: str = ""
 
 
 def _outcomes(per_question: dict) -> dict[str, dict[str, bool]]:
@@ -59,7 +64,7 @@ def compare_summaries(a: dict, b: dict, name_a: str = "A", name_b: str = "B") ->
             if aspect in oa[qid] and aspect in ob[qid] and oa[qid][aspect] != ob[qid][aspect]:
                 changes.append(OutcomeChange(qid, aspect, oa[qid][aspect], ob[qid][aspect]))
     return Comparison(name_a, name_b, deltas, tuple(changes), tuple(sorted(set(oa) - set(ob))),
-                      tuple(sorted(set(ob) - set(oa))))
+                      tuple(sorted(set(ob) - set(oa))), a.get("as_of") or "", b.get("as_of") or "")
 
 
 def compare_runs(folder_a: str | Path, folder_b: str | Path) -> Comparison:
@@ -68,9 +73,10 @@ def compare_runs(folder_a: str | Path, folder_b: str | Path) -> Comparison:
     (sa, _), (sb, _) = load_run(folder_a), load_run(folder_b)
     if sa.get("set_fingerprint") != sb.get("set_fingerprint"):
         # Still comparable on the shared questions; say so rather than refuse.
-        import logging
-
-        logging.getLogger(__name__).warning("the runs used different question sets; comparing shared questions")
+        log.warning("the runs used different question sets; comparing shared questions")
+    if sa.get("as_of") != sb.get("as_of"):
+        # Another date may mean other versions answering: a change of outcome can be the regulation's, not ours.
+        log.warning("the runs answered as of different dates (%s, %s)", sa.get("as_of"), sb.get("as_of"))
     return compare_summaries(sa, sb, str(folder_a), str(folder_b))
 
 
@@ -79,7 +85,8 @@ def _f(v: float | None, signed: bool = False) -> str:
 
 
 def format_comparison(c: Comparison) -> str:
-    lines = [f"A: {c.a}", f"B: {c.b}", "", f"{'metric':28} {'A':>8} {'B':>8} {'B-A':>8}"]
+    dates = [f" (as of {d})" if d else "" for d in (c.as_of_a, c.as_of_b)]
+    lines = [f"A: {c.a}{dates[0]}", f"B: {c.b}{dates[1]}", "", f"{'metric':28} {'A':>8} {'B':>8} {'B-A':>8}"]
     lines += [f"{m.metric:28} {_f(m.a):>8} {_f(m.b):>8} {_f(m.delta, True):>8}" for m in c.metrics]
     lines.append("")
     if c.changes:

@@ -1,7 +1,8 @@
-"""Question sets: load JSONL (or import CSV), validate their shape, and check gold references against an index."""
+"""Question sets: load JSONL (or import CSV), validate and date them, and check gold references against an index."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import re
@@ -14,7 +15,11 @@ from rag.types import Filters, Kind
 
 from evals.metrics import covers, normalize_reference
 
-FIELDS = ("id", "question", "answerable", "gold", "key_facts", "reference_answer", "filters", "language", "notes")
+FIELDS = ("id", "question", "answerable", "gold", "key_facts", "reference_answer", "filters", "language", "notes",
+          "as_of")
+SET_HEADER = "set"  # a first line {"set": {"as_of": "YYYY-MM-DD"}} dates every question that has no date of its own
+_HEADER_FIELDS = ("as_of", "notes")
+_DATE_FILTERS = ("as_of", "in_force_on")  # in_force_on: the key before regulation versions, still read
 _LIST_SPLIT = re.compile(r"\s*[;|]\s*")  # CSV cells hold lists as "a; b" or "a | b"
 
 
@@ -35,10 +40,25 @@ class EvalQuestion:
     filters: Filters = field(default_factory=Filters)
     language: str = ""
     notes: str = ""
+    as_of: date | None = None  # the day the gold answers for (its own, else the set's); None: the run's date
+
+    def filters_on(self, default: date) -> Filters:
+        """The retrieval filters for this question, dated by its own as_of or else `default`."""
+        return dataclasses.replace(self.filters, as_of=self.as_of or self.filters.as_of or default)
+
+
+def _day(value, where: str) -> date | None:
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _filters(raw: dict, where: str) -> Filters:
-    unknown = set(raw) - {"doc_ids", "jurisdictions", "kinds", "languages", "in_force_on"}
+    """The filters without their date: a question's date is kept once, in EvalQuestion.as_of."""
+    unknown = set(raw) - {"doc_ids", "jurisdictions", "kinds", "languages", *_DATE_FILTERS}
     if unknown:
         raise ValueError(f"{where}: unknown filter(s) {sorted(unknown)}")
     return Filters(
@@ -46,11 +66,20 @@ def _filters(raw: dict, where: str) -> Filters:
         jurisdictions=tuple(raw.get("jurisdictions", ())),
         kinds=tuple(Kind(k) for k in raw.get("kinds", ())),
         languages=tuple(raw.get("languages", ())),
-        in_force_on=date.fromisoformat(raw["in_force_on"]) if raw.get("in_force_on") else None,
     )
 
 
-def _question(row: dict, where: str) -> EvalQuestion:
+def _as_of(row: dict, filters: dict, where: str) -> date | None:
+    """The question's date from `as_of`, `filters.as_of` or the old `filters.in_force_on`; they must agree."""
+    days = {key: _day(value, where) for key, value in
+            (("as_of", row.get("as_of")), *((f"filters.{k}", filters.get(k)) for k in _DATE_FILTERS))}
+    given = {d for d in days.values() if d is not None}
+    if len(given) > 1:
+        raise ValueError(f"{where}: conflicting dates " + ", ".join(f"{k} {d}" for k, d in days.items() if d))
+    return given.pop() if given else None
+
+
+def _question(row: dict, where: str, set_as_of: date | None = None) -> EvalQuestion:
     unknown = set(row) - set(FIELDS)
     if unknown:
         raise ValueError(f"{where}: unknown field(s) {sorted(unknown)}; known: {', '.join(FIELDS)}")
@@ -70,19 +99,39 @@ def _question(row: dict, where: str) -> EvalQuestion:
         key_facts=tuple(str(f) for f in row.get("key_facts") or ()),
         reference_answer=str(row.get("reference_answer") or ""),
         filters=_filters(row.get("filters") or {}, where), language=str(row.get("language") or ""),
-        notes=str(row.get("notes") or ""),
+        notes=str(row.get("notes") or ""), as_of=_as_of(row, row.get("filters") or {}, where) or set_as_of,
     )
+
+
+def _set_date(rows: list[tuple[str, dict]], problems: list[str]) -> tuple[date | None, list[tuple[str, dict]]]:
+    """The date of the set's header (its first object, if that is one) and the question rows."""
+    questions = [(where, row) for where, row in rows if set(row) != {SET_HEADER}]
+    day = None
+    for i, (where, row) in enumerate(rows):
+        if set(row) != {SET_HEADER}:
+            continue
+        header = row[SET_HEADER]
+        try:
+            if i > 0:
+                raise ValueError(f'{where}: a set header {{"{SET_HEADER}": ...}} must be the first object of the file')
+            if not isinstance(header, dict) or set(header) - set(_HEADER_FIELDS):
+                raise ValueError(f"{where}: a set header holds an object with {' and/or '.join(_HEADER_FIELDS)}")
+            day = _day(header.get("as_of"), where)
+        except ValueError as e:
+            problems.append(str(e))
+    return day, questions
 
 
 def _validated(rows: list[tuple[str, dict]], path: Path) -> list[EvalQuestion]:
     questions, problems, seen = [], [], set()
+    set_as_of, rows = _set_date(rows, problems)
     for where, row in rows:
         qid = str(row.get("id", "")).strip()
         if qid and qid in seen:
             problems.append(f"{where}: duplicate id {qid!r}")
         seen.add(qid)
         try:
-            questions.append(_question(row, where))
+            questions.append(_question(row, where, set_as_of))
         except (ValueError, TypeError) as e:
             problems.append(str(e))
     if problems:
@@ -112,7 +161,8 @@ def _jsonl_rows(path: Path) -> list[tuple[str, dict]]:
 
 
 def _csv_rows(path: Path) -> list[tuple[str, dict]]:
-    """Columns: id, question, gold, answerable, key_facts, reference_answer, language, notes (lists split on ; or |)."""
+    """Columns: id, question, gold, answerable, key_facts, reference_answer, language, notes, as_of (lists split
+    on ; or |)."""
     rows = []
     with path.open(encoding="utf-8-sig", newline="") as f:
         for n, raw in enumerate(csv.DictReader(f), 2):  # line 1 is the header
@@ -139,12 +189,14 @@ def load_set(path: str | Path) -> list[EvalQuestion]:
 
 
 def to_row(q: EvalQuestion) -> dict:
+    """The canonical row; the question's date is a top-level `as_of` (a set header's date goes on each question)."""
     row: dict = {"id": q.qid, "question": q.question, "answerable": q.answerable, "gold": list(q.gold)}
+    as_of = q.as_of or q.filters.as_of
     for key, value in (("key_facts", list(q.key_facts)), ("reference_answer", q.reference_answer),
-                       ("language", q.language), ("notes", q.notes)):
+                       ("language", q.language), ("notes", q.notes), ("as_of", as_of and as_of.isoformat())):
         if value:
             row[key] = value
-    f = {k: v for k, v in asdict(q.filters).items() if v}
+    f = {k: v for k, v in asdict(q.filters.without_date()).items() if v}
     if f:
         f = {k: ([getattr(x, "value", x) for x in v] if isinstance(v, tuple) else v.isoformat()) for k, v in f.items()}
         row["filters"] = f

@@ -57,9 +57,17 @@ def _header(summary: dict) -> list[tuple[str, str]]:
         ("backend / model", f"{summary['backend']} / {summary['model'] or '–'}"),
         ("retrieval", f"embedder {s.get('embed_model')}, fusion {s.get('fusion')}, top_k {s.get('top_k')}, "
                       f"reranker {s.get('reranker') or 'none'}"),
+        ("as of", _as_of(summary)),
         ("index generation", str(summary["generation"])),
         ("finished", summary["finished"] + ("" if summary["complete"] else " (incomplete run)")),
     ]
+
+
+def _as_of(summary: dict) -> str:
+    day, dated = summary.get("as_of"), summary.get("dated_questions", 0)
+    if not day:
+        return "– (a run from before runs were dated: every indexed version answered)"
+    return day + (f" ({dated} question(s) with a date of their own)" if dated else "")
 
 
 def write_markdown(path: Path, summary: dict, rows: list[dict]) -> None:

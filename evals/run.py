@@ -1,6 +1,7 @@
 """`regcite eval run`: every question through the ask path, resumable, repeated with seeds, scored into a run folder."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -9,7 +10,7 @@ import random
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -35,12 +36,14 @@ class AnswerPath:
     generation: int  # index generation answered from; 0 where there is no index (tests)
 
 
-def build_answer_path(settings: Settings) -> AnswerPath:
-    """The pipeline `regcite ask` answers through, opened once for the whole run."""
+def build_answer_path(settings: Settings, embedder=None) -> AnswerPath:
+    """The pipeline `regcite ask` answers through, opened once for the whole run; a question is answered as of its
+    as_of (run_set dates every question; an undated one is answered as of today, as `regcite ask` does)."""
     from rag.pipeline import open_pipeline
 
-    pipeline = open_pipeline(settings)
-    return AnswerPath(answer=lambda q: pipeline.answer(q.question, q.filters), generation=pipeline.index.generation)
+    pipeline = open_pipeline(settings, embedder=embedder)
+    return AnswerPath(answer=lambda q: pipeline.answer(q.question, q.filters_on(date.today())),
+                      generation=pipeline.index.generation)
 
 
 def _settings_sha(settings: Settings) -> str:
@@ -73,6 +76,8 @@ def answer_row(q: EvalQuestion, answer: Answer, repeat: int, seed: int, latency_
         **record, "qid": q.qid, "repeat": repeat, "seed": seed, "question": q.question, "answerable": q.answerable,
         "gold": list(q.gold), "key_facts": list(q.key_facts), "reasoning_chars": len(reasoning),
         "latency_ms": round(latency_ms, 2), "generation": generation, "settings_sha": settings_sha, "error": error,
+        # the date asked for, also where nothing was answered (the answer's own as_of is None then)
+        "as_of": q.as_of.isoformat() if q.as_of else record["as_of"],
     }
 
 
@@ -105,12 +110,16 @@ def read_results(path: Path, repair: bool = False) -> list[dict]:
     return rows
 
 
-def _check_manifest(out: Path, manifest: dict) -> None:
+def _previous_manifest(out: Path) -> dict:
     path = out / MANIFEST
-    if not path.exists():
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def _check_manifest(out: Path, old: dict, manifest: dict) -> None:
+    if not old:
         return
-    old = json.loads(path.read_text(encoding="utf-8"))
-    for key, what in (("set_fingerprint", "question set"), ("settings_sha", "settings")):
+    # A folder written before runs were dated has no as_of: it answered from every version, so it is another run.
+    for key, what in (("set_fingerprint", "question set"), ("settings_sha", "settings"), ("as_of", "as-of date")):
         if old.get(key) != manifest[key]:
             raise QuestionSetError(
                 f"{out} holds a run with another {what} ({old.get(key)} != {manifest[key]}); "
@@ -119,11 +128,14 @@ def _check_manifest(out: Path, manifest: dict) -> None:
 
 
 def run_set(questions: list[EvalQuestion], settings: Settings, out: Path, repeats: int = 1, seed: int = 0,
-            answer_path: AnswerPath | None = None, set_path: str = "", progress: bool = True) -> dict:
+            answer_path: AnswerPath | None = None, set_path: str = "", progress: bool = True,
+            as_of: date | None = None) -> dict:
     """Answer every (repeat, question) not yet in out/results.jsonl, then score and write the reports.
 
-    Each row is appended and fsynced as soon as it is answered, so a killed run loses at most the question
-    it was on; running again with the same folder answers only what is missing.
+    Questions without a date of their own are answered as of `as_of`: by default the date of the run being
+    resumed, else today, so a run resumed the next day still answers for the day it started on. Each row is
+    appended and fsynced as soon as it is answered, so a killed run loses at most the question it was on;
+    running again with the same folder answers only what is missing.
     """
     from tqdm import tqdm
 
@@ -132,13 +144,17 @@ def run_set(questions: list[EvalQuestion], settings: Settings, out: Path, repeat
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     sha = _settings_sha(settings)
+    previous = _previous_manifest(out)
+    day = as_of or (date.fromisoformat(previous["as_of"]) if previous.get("as_of") else date.today())
     manifest = {"set": set_path, "set_fingerprint": set_fingerprint(questions), "settings_sha": sha,
-                "settings": settings_record(settings), "repeats": repeats, "seed": seed}
-    _check_manifest(out, manifest)
+                "settings": settings_record(settings), "repeats": repeats, "seed": seed, "as_of": day.isoformat(),
+                "dated_questions": sum(q.as_of is not None for q in questions)}
+    _check_manifest(out, previous, manifest)
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
 
     done = {(r["repeat"], r["qid"]) for r in read_results(out / RESULTS, repair=True)}
-    pending = [(r, q) for r in range(repeats) for q in questions if (r, q.qid) not in done]
+    dated = [q if q.as_of else dataclasses.replace(q, as_of=day) for q in questions]
+    pending = [(r, q) for r in range(repeats) for q in dated if (r, q.qid) not in done]
     if pending:
         answer_path = answer_path or build_answer_path(settings)
         started = time.perf_counter()
@@ -260,6 +276,7 @@ def summarize(rows: list[dict], questions: list[EvalQuestion], repeats: int, man
         "complete": all(len(v) == len(questions) for v in by_repeat.values()),
         "backend": first.get("backend", ""), "model": first.get("model", ""),
         "generation": first.get("generation", 0), "settings": manifest["settings"],
+        "as_of": manifest.get("as_of"), "dated_questions": manifest.get("dated_questions", 0),
         "metrics": metric_summary, "per_repeat": per_repeat,
         "latency_ms": metrics.percentiles([x["latency_ms"] for x in ok]),
         "stage_latency_ms": {s: metrics.percentiles([x["timings_ms"][s] for x in ok if s in x["timings_ms"]])

@@ -13,10 +13,15 @@ OBLIQA_MODES = "dense,bm25,rrf,weighted:0.65"
 def add_arguments(name: str, parser) -> None:
     sub = parser.add_subparsers(dest="eval_command", metavar="ACTION", required=True)
 
-    check = sub.add_parser("check", help="list every gold reference of a set that is missing from the index")
+    check = sub.add_parser("check", help="list every gold reference of a set that is missing from the index or "
+                                         "not in force on its date, and flag gold a later version changed")
     check.add_argument("set", metavar="SET", help="question set (.jsonl, or .csv to import)")
     check.add_argument("--write-jsonl", metavar="FILE", help="save the set (e.g. an imported CSV) as JSONL")
     check.add_argument("--no-index", action="store_true", help="only validate the file, not the gold references")
+    check.add_argument("--as-of", metavar="DATE",
+                       help="the date of the questions that have none of their own or from the set's header "
+                            "(default: today): their gold must be in force then; gold a later version changed is "
+                            "flagged")
 
     run = sub.add_parser("run", help="answer every question as `regcite ask` does and write a run folder")
     run.add_argument("set", metavar="SET", help="question set (.jsonl or .csv)")
@@ -25,6 +30,9 @@ def add_arguments(name: str, parser) -> None:
     run.add_argument("--repeats", type=int, default=1, help="answer every question N times (seeds S, S+1, ...)")
     run.add_argument("--seed", type=int, default=0, help="seed of the first repeat")
     run.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    run.add_argument("--as-of", metavar="DATE",
+                     help="answer the questions that have no date of their own or from the set's header as of "
+                          "this day (default: the date of the run being resumed, else today)")
 
     compare = sub.add_parser("compare", help="per-metric deltas and the questions that changed outcome")
     compare.add_argument("a", metavar="RUN_A")
@@ -54,28 +62,50 @@ def run(name: str, args, settings) -> int:
 
 def _check(args, settings) -> int:
     from evals.questions import load_set, missing_gold, write_jsonl
+    from regcite.ask_cmd import as_of_date
 
     questions = load_set(args.set)
+    day = as_of_date(args.as_of)
     answerable = sum(q.answerable for q in questions)
+    dated = sum(q.as_of is not None for q in questions)
     print(f"{args.set}: {len(questions)} questions ({answerable} answerable, {len(questions) - answerable} not), "
-          f"{sum(len(q.gold) for q in questions)} gold references")
+          f"{sum(len(q.gold) for q in questions)} gold references; "
+          + (f"{dated} dated by the set or themselves, the others as of {day}" if dated else f"as of {day}"))
     if args.write_jsonl:
         write_jsonl(questions, args.write_jsonl)
         print(f"written {args.write_jsonl}")
     if args.no_index:
         return 0
+    from evals.gold_dates import gold_not_in_force, stale_gold
     from rag.store import open_index
 
     index = open_index(settings)
     missing = missing_gold(questions, [c.reference for c in index.clauses], {c.clause_id for c in index.clauses})
-    if not missing:
-        print(f"every gold reference is in the index (generation {index.generation}, {len(index.clauses)} clauses)")
-        return 0
-    print(f"{len(missing)} gold reference(s) missing from the index (generation {index.generation}):")
-    for m in missing:
-        near = f"  (nearest: {'; '.join(m.nearest)})" if m.nearest else ""
-        print(f"  {m.qid}: {m.gold}{near}")
-    return 1
+    absent = gold_not_in_force(questions, index.documents, index.clauses, day)
+    stale = stale_gold(questions, index.documents, index.changes, index.clauses, day)
+    if not missing and not absent:
+        print(f"every gold reference is in the index and in force on its question's date "
+              f"(generation {index.generation}, {len(index.clauses)} clauses)")
+    if missing:
+        print(f"{len(missing)} gold reference(s) missing from the index (generation {index.generation}):")
+        for m in missing:
+            near = f"  (nearest: {'; '.join(m.nearest)})" if m.nearest else ""
+            print(f"  {m.qid}: {m.gold}{near}")
+    if absent:
+        print(f"{len(absent)} gold reference(s) in the index but in no version in force on their question's date:")
+        for a in absent:
+            print(f"  {a.qid}: {a.gold} (as of {a.as_of})")
+    if stale:
+        # Warnings: the gold still answers for its date, but the text after it differs; re-read the gold answer.
+        print(f"{len(stale)} gold clause(s) changed by a later version (re-read these gold answers):")
+        for g in stale:
+            under = "" if g.reference == g.gold else f" ({g.reference})"
+            doc = index.documents.get(g.by_version_id)
+            source = f", {Path(doc.source_path).name}" if doc else ""
+            effective = g.effective_from.isoformat() if g.effective_from else "date unknown"
+            print(f"  {g.qid}: {g.gold}{under} as of {g.as_of}: {g.kind.value} by version {g.by_version_id}"
+                  f"{source}, effective {effective}")
+    return 1 if missing or absent else 0
 
 
 def _untrained(settings, questions, name: str, skip: bool) -> tuple[list, int]:
@@ -98,16 +128,20 @@ def _run(args, settings) -> int:
     from evals.questions import load_set
     from evals.run import run_set
     from evals.overlap import check_model_not_trained_on
+    from regcite.ask_cmd import as_of_date
 
     questions = load_set(args.set)
     check_model_not_trained_on(settings.embed_model, [(q.qid, q.question) for q in questions], str(args.set))
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out = Path(args.out) if args.out else settings.data_dir / "eval-runs" / f"{Path(args.set).stem}-{stamp}"
+    as_of = as_of_date(args.as_of) if args.as_of else None  # None: the resumed run's date, else today
     summary = run_set(questions, settings, out, repeats=args.repeats, seed=args.seed, set_path=str(args.set),
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, as_of=as_of)
     from evals.report import metric_rows
 
-    print(f"run folder: {out}")
+    print(f"run folder: {out} (as of {summary['as_of']}"
+          + (f"; {summary['dated_questions']} question(s) with a date of their own)" if summary["dated_questions"]
+             else ")"))
     for metric, mean, std, n in metric_rows(summary):
         print(f"  {metric:26} {mean:>7}" + (f" ± {std}" if summary["repeats"] > 1 else ""))
     lat = summary["latency_ms"]

@@ -39,3 +39,20 @@ def test_compare_reports_deltas_and_changed_questions(tmp_path, settings):
     text = format_comparison(c)
     assert "u: no longer abstained exactly when unanswerable (worse)" in text
     assert "recall@1" in text and "-0.500" in text
+
+
+def test_compare_names_each_run_date_and_warns_when_they_differ(tmp_path, settings, caplog):
+    from datetime import date
+
+    qset = tmp_path / "s.jsonl"
+    qset.write_text(json.dumps({"id": "a", "question": "A?", "gold": ["GDPR Art. 6"]}) + "\n")
+    questions = load_set(qset)
+    script = {"a": answer("q", ["GDPR Art. 6"], ["GDPR Art. 6"], "x")}
+    run_set(questions, settings, tmp_path / "A", answer_path=scripted(script), progress=False, as_of=date(2021, 1, 1))
+    run_set(questions, settings, tmp_path / "B", answer_path=scripted(script), progress=False, as_of=date(2025, 1, 1))
+    with caplog.at_level("WARNING"):
+        c = compare_runs(tmp_path / "A", tmp_path / "B")
+    assert (c.as_of_a, c.as_of_b) == ("2021-01-01", "2025-01-01")
+    assert "answered as of different dates (2021-01-01, 2025-01-01)" in caplog.text
+    text = format_comparison(c)
+    assert f"A: {tmp_path / 'A'} (as of 2021-01-01)" in text and f"B: {tmp_path / 'B'} (as of 2025-01-01)" in text

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 
@@ -22,7 +23,7 @@ def test_jsonl_set_loads_with_defaults_and_filters(tmp_path):
     ])
     a, b = load_set(path)
     assert a.answerable and a.gold == ("12 CFR 1002.9(a)(1)(iii)",) and a.key_facts == ("30 days",)
-    assert a.filters.kinds == (Kind.REGULATION,) and a.filters.in_force_on.year == 2024
+    assert a.filters.kinds == (Kind.REGULATION,) and a.as_of == date(2024, 1, 1) and a.filters.as_of is None
     assert not b.answerable and b.gold == () and b.language == "zh"
 
 
@@ -70,3 +71,66 @@ def test_missing_gold_lists_unknown_references_with_near_matches(tmp_path):
     # an ancestor of an indexed clause exists; an id matches literally
     assert [(m.qid, m.gold) for m in missing] == [("b", "12 CFR 1002.9(a)(9)")]
     assert "12 CFR 1002.9(a)(2)" in missing[0].nearest
+
+
+def test_a_question_is_dated_by_as_of_or_its_filters_and_the_old_key_still_loads(tmp_path):
+    path = _write(tmp_path / "s.jsonl", [
+        {"id": "own", "question": "Q?", "gold": ["X"], "as_of": "2021-03-04"},
+        {"id": "filter", "question": "Q?", "gold": ["X"], "filters": {"as_of": "2022-01-01", "doc_ids": ["D"]}},
+        {"id": "old", "question": "Q?", "gold": ["X"], "filters": {"in_force_on": "2019-05-06"}},
+        {"id": "undated", "question": "Q?", "gold": ["X"]},
+    ])
+    own, filt, old, undated = load_set(path)
+    assert (own.as_of, filt.as_of, old.as_of, undated.as_of) == (date(2021, 3, 4), date(2022, 1, 1),
+                                                                 date(2019, 5, 6), None)
+    # the date is kept once, on the question; its filters take it (or the run's) when asked
+    assert filt.filters.as_of is None and filt.filters.doc_ids == ("D",)
+    assert filt.filters_on(date(2030, 1, 1)).as_of == date(2022, 1, 1)
+    assert undated.filters_on(date(2030, 1, 1)).as_of == date(2030, 1, 1)
+    write_jsonl([own, filt, old, undated], tmp_path / "canonical.jsonl")
+    rows = [json.loads(line) for line in (tmp_path / "canonical.jsonl").read_text().splitlines()]
+    assert [r.get("as_of") for r in rows] == ["2021-03-04", "2022-01-01", "2019-05-06", None]
+    assert rows[1]["filters"] == {"doc_ids": ["D"]} and "filters" not in rows[2]
+    assert load_set(tmp_path / "canonical.jsonl") == [own, filt, old, undated]
+
+
+def test_a_date_changes_the_fingerprint_and_bad_or_conflicting_dates_are_reported(tmp_path):
+    base = {"id": "a", "question": "Q?", "gold": ["X"]}
+    undated = load_set(_write(tmp_path / "u.jsonl", [base]))
+    dated = load_set(_write(tmp_path / "d.jsonl", [{**base, "as_of": "2021-01-01"}]))
+    assert set_fingerprint(undated) != set_fingerprint(dated)
+    with pytest.raises(QuestionSetError) as e:
+        load_set(_write(tmp_path / "bad.jsonl", [
+            {**base, "as_of": "1 Jan 2021"},
+            {**base, "id": "b", "as_of": "2021-01-01", "filters": {"in_force_on": "2022-01-01"}},
+        ]))
+    assert "line 1: '1 Jan 2021' is not a date" in str(e.value)
+    assert "line 2: conflicting dates as_of 2021-01-01, filters.in_force_on 2022-01-01" in str(e.value)
+
+
+def test_a_set_header_dates_the_questions_without_a_date_of_their_own(tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_text('// a comment first is fine\n{"set": {"as_of": "2021-06-01", "notes": "gold read in 2021"}}\n'
+                    '{"id": "a", "question": "Q?", "gold": ["X"]}\n'
+                    '{"id": "b", "question": "Q?", "gold": ["X"], "as_of": "2025-01-01"}\n', encoding="utf-8")
+    a, b = load_set(path)
+    assert a.as_of == date(2021, 6, 1) and b.as_of == date(2025, 1, 1)
+    # written out, the header's date goes onto each question: the same set, the same fingerprint
+    write_jsonl([a, b], tmp_path / "out.jsonl")
+    assert set_fingerprint(load_set(tmp_path / "out.jsonl")) == set_fingerprint([a, b])
+    with pytest.raises(QuestionSetError) as e:
+        load_set(_write(tmp_path / "late.jsonl", [{"id": "a", "question": "Q?", "gold": ["X"]},
+                                                  {"set": {"as_of": "2021-06-01"}}, {"set": {"colour": 1}}]))
+    assert "line 2: a set header" in str(e.value) and "must be the first object" in str(e.value)
+    assert "line 3: a set header" in str(e.value)
+    with pytest.raises(QuestionSetError, match="line 1: a set header holds an object with as_of"):
+        load_set(_write(tmp_path / "odd.jsonl", [{"set": {"date": "2021"}}, {"id": "a", "question": "Q?",
+                                                                           "gold": ["X"]}]))
+
+
+def test_csv_takes_an_as_of_column(tmp_path):
+    csv_path = tmp_path / "s.csv"
+    csv_path.write_text("id,question,gold,as_of\nq1,How long?,12 CFR 1002.9,2021-01-01\nq2,Which?,12 CFR 1002.2,\n",
+                        encoding="utf-8")
+    q1, q2 = load_set(csv_path)
+    assert q1.as_of == date(2021, 1, 1) and q2.as_of is None
