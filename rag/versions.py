@@ -150,8 +150,9 @@ def changed_since(documents: Mapping[str, DocumentVersion], changes_of, clauses_
         following = {c.clause_id: c.clause_id for c in clauses_by_id.values()
                      if getattr(c, "version_id", None) == ordered[start].version_id}
         for older, newer in zip(ordered[start:], ordered[start + 1:]):
+            changes = changes_of(older.version_id, newer.version_id)  # once per pair: each read opens the catalog
             steps: dict[str, list[str]] = defaultdict(list)
-            for change in changes_of(older.version_id, newer.version_id):
+            for change in changes:
                 if change.from_clause_id is None:
                     continue
                 if change.kind is ChangeKind.REMOVED or (
@@ -163,7 +164,7 @@ def changed_since(documents: Mapping[str, DocumentVersion], changes_of, clauses_
             for origin, current in following.items():
                 nexts = steps.get(current, [])
                 if "" in nexts or not nexts:
-                    kind = _kind_of(changes_of(older.version_id, newer.version_id), current)
+                    kind = _kind_of(changes, current)
                     if kind is not None:
                         first = clauses_by_id[origin]
                         out.append(ChangedClause(doc_id, origin, first.reference, kind, newer.version_id,
