@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 QUESTIONS = ROOT / "evals" / "sets" / "shared_corpus.jsonl"
 RESULTS = ROOT / "benchmarks" / "results" / "query.json"
+
+from rag.text import has_han  # noqa: E402  (after the path insert, so a checkout runs without installing)
 TARGET_P95_MS = 100.0
 VERSIONS_TARGET = 1.2  # p95 over three versions of everything, as of today, within this of one version's
 AS_OF_TODAY = "regcite Retriever, as of today"
@@ -38,9 +40,9 @@ def questions(limit: int) -> list[str]:
     """The shared-corpus eval questions, a reworded copy of each, and questions naming their gold clauses."""
     rows = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
     base = [r["question"] for r in rows]
-    reworded = [("请问：" + q) if any("\u4e00" <= ch <= "\u9fff" for ch in q) else
+    reworded = [("请问：" + q) if has_han(q) else
                 "According to the regulations, " + q[0].lower() + q[1:] for q in base]
-    named = [f"What does {g} say?" if not any("\u4e00" <= ch <= "\u9fff" for ch in g) else f"{g}规定了什么？"
+    named = [f"What does {g} say?" if not has_han(g) else f"{g}规定了什么？"
              for r in rows for g in r.get("gold", [])[:1]]
     out = list(dict.fromkeys(base + reworded + named))
     return out[:limit]

@@ -8,14 +8,10 @@ from typing import Sequence
 
 import numpy as np
 
-# Latin words and numbers, or runs of Han characters; everything else separates tokens.
-_TOKEN = re.compile(r"[0-9a-z]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+from rag.text import HAN, STOPWORDS, is_han
 
-# bm25s's English list, minus words that carry meaning in rules ("not", "no", "nor", "only", "may", "must").
-_STOPWORDS = frozenset(
-    "a an and are as at be been but by for from has have if in into is it its of on or such that the their then "
-    "there these they this to was were which will with what when where who whom how does do did any all can".split()
-)
+# Latin words and numbers, or runs of Han characters; everything else separates tokens.
+_TOKEN = re.compile(f"[0-9a-z]+|[{HAN}]+")
 
 
 @lru_cache(maxsize=1)
@@ -39,11 +35,11 @@ def _tokens(text: str, pairs: bool) -> list[str]:
     previous = None  # the last English token, for word pairs; a Han run breaks the chain, a stopword does not
     for match in _TOKEN.finditer(unicodedata.normalize("NFKC", text).lower()):
         word = match.group()
-        if word[0] >= "\u3400":
+        if is_han(word[0]):
             tokens.extend(word)
             tokens.extend(word[i : i + 2] for i in range(len(word) - 1))
             previous = None
-        elif word not in _STOPWORDS:
+        elif word not in STOPWORDS:
             token = stem.stemWord(word) if stem is not None and not word.isdigit() else word
             tokens.append(token)
             if pairs and previous is not None:
