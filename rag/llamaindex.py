@@ -17,11 +17,10 @@ from llama_index.core.callbacks.base import CallbackManager
 from llama_index.core.prompts.mixin import PromptMixinType
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from rag.types import Answer, Citation, Filters, Hit, Verdict
+from rag.types import Answer, Citation, Filters, Hit
 
 # Shown to an LLM (and embedded) beside the clause text; the rest is provenance for the caller.
 _LLM_KEYS = ("reference", "document_title", "pages")
-_WORST_FIRST = (Verdict.UNSUPPORTED, Verdict.PARTIAL, Verdict.SUPPORTED)
 
 
 def hit_metadata(hit: Hit) -> dict[str, Any]:
@@ -88,7 +87,7 @@ def _cited_nodes(answer: Answer) -> list[NodeWithScore]:
     nodes = []
     for clause_id, citations in by_clause.items():
         first = citations[0]
-        weakest = min(citations, key=lambda c: (_WORST_FIRST.index(c.verdict), c.score))
+        weakest = min(citations, key=lambda c: (-c.verdict.severity, c.score))
         hit = hits.get(clause_id)
         metadata = hit_metadata(hit) if hit is not None else {
             "clause_id": clause_id, "reference": first.reference, "document_title": first.document_title,
