@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from ingest.lines import Event, Line, enter_heading, open_headings, stands_alone, starts_paragraph
-from ingest.schemes.outline import Outline
+from ingest.schemes.outline import Outline, readings, roman_value
 
 _SECTION = re.compile(r"^§\s*(\d+)\.(\d+)([a-z]?)\s+(?=[A-Z\[])")
 _APPENDIX = re.compile(r"^Appendix(?:\s+([A-Z]{1,2})(\d*))?\s+to\s+Part\s+(\d+)\b", re.I)
@@ -21,6 +21,9 @@ _MARKERS = r"((?:\((?:[a-z]{1,2}|\d{1,3}|[ivx]{1,5}|[A-Z])\))+)"
 _INTERP_SUBTARGET = re.compile(rf"^(?:Paragraphs?\s+{_MARKERS}(?=\s+[A-Z]|\.?$)|{_MARKERS}(?=\s+[A-Z]))")
 _COMMENT = re.compile(r"^(\d{1,2}|[ivxl]{1,6}|[A-Z])\.\s")
 _BARE_ROMAN = re.compile(r"^([ivx]{1,5})\s+(?=[A-Z])")  # "iv An institution…": a comment marker printed without its period
+# Rule text printing a paragraph's marker as "4." and its items as "i." (Reg B's § 1002.5(a)(4)); read so only where
+# the open outline implies it (_unmarked).
+_UNMARKED = re.compile(r"^(\d{1,3}|[ivx]{1,5})\.(?=\s+[A-Z])")
 # What follows a marker that is really a cross-reference wrapped to a line start: "(c) of this section".
 _XREF_TAIL = re.compile(r"\s*(?:of\s|through\s|and\s|or\s|to\s|in\s|under\s|[,;.)]|\()")
 _TITLE_ONLY = re.compile(r"^\(\w{1,4}\)\s+([A-Z][^.;:]{2,80}?)\s+\1$")
@@ -48,6 +51,9 @@ def parse(lines: list[Line], doc: str, wrapped: bool) -> list[Event]:
     section_level = -1  # the heading level § headings have in this file (HTML); -1 before the first
 
     targets: list[str] = []  # open interpretation targets, outermost first: "4(a)", "4(a)(2)", "4(a)(2)(i)"
+    # The last paragraph read from a marker printed without parentheses: its event's index, and the outline depth
+    # and path of its "N." paragraph, so that "i." items may follow it (and no "N+1." may); None before any.
+    unmarked: tuple[int, int, tuple[str, ...]] | None = None
 
     def heading(i: int, level: int, text: str, path: tuple[str, ...], ref: str) -> None:
         if level < 2:
@@ -136,6 +142,13 @@ def parse(lines: list[Line], doc: str, wrapped: bool) -> list[Event]:
                 markers = "".join(f"({t})" for t in chain)
                 events.append(Event(i, base + tuple(f"({t})" for t in chain), base_ref + markers,
                                     open_headings(trail), skip=m.end()))
+        elif (mode == "reg" and para and len(base) >= 1 and (m := _UNMARKED.match(text))
+              and (placed := _unmarked(outline, m.group(1), line.indent // 12 if line.indent >= 0 else -1,
+                                       events, base, unmarked)) is not None):
+            depth, chain = placed
+            path = base + tuple(f"({t})" for t in chain)
+            unmarked = (len(events), depth, path) if m.group(1).isdigit() else (len(events), *unmarked[1:])
+            events.append(Event(i, path, base_ref + "".join(path[len(base):]), open_headings(trail), skip=m.end()))
         elif (mode == "reg" and line.heading and line.heading == section_level and last_section[0] > 0
               and _gap_ahead(lines, i, last_section)):
             # An unnumbered heading where a section number is missing (1003's "Definitions." between
@@ -153,6 +166,42 @@ def parse(lines: list[Line], doc: str, wrapped: bool) -> list[Event]:
             heading(i, level, text, base, base_ref)
         prev_text, prev_line = text, i
     return events
+
+
+def _unmarked(outline: Outline, token: str, indent_depth: int, events: list[Event], base: tuple[str, ...],
+              unmarked: tuple[int, int, tuple[str, ...]] | None) -> tuple[int, list[str]] | None:
+    """A rule paragraph whose marker is printed "4." for "(4)", or an item "i."/"ii." under one: (its depth in the
+    outline, the new chain).
+
+    Only where the sequence says so: "N." follows the deepest open digit, printed "(N-1)", exactly, right after a
+    paragraph of the same section; "i." opens the items of such an "N." right after it, and "ii." follows
+    "i." with no other paragraph between. The source's indentation, where known, must agree. Else None, with the
+    outline untouched.
+    """
+    stack = outline.stack
+    last = events[-1] if events else None
+    if last is None or last.heading or last.path[:len(base)] != base or len(last.path) == len(base):
+        return None
+    follows_unmarked = unmarked is not None and unmarked[0] == len(events) - 1
+    if token.isdigit():
+        digits = [d for d, (kind, _, _) in enumerate(stack) if kind == "digit"]
+        if not digits or token.startswith("0"):
+            return None
+        depth = digits[-1]
+        sibling = base + tuple(f"({t})" for _, _, t in stack[:depth + 1] if t)
+        if (outline.kinds[depth] != "digit" or stack[depth][1] + 1 != int(token) or indent_depth not in (-1, depth)
+                or unmarked is not None and unmarked[2] == sibling):
+            return None  # out of sequence, or "(N-1)" was itself printed "N-1."
+        return depth, outline.put(depth, "digit", int(token), token)
+    if not follows_unmarked or ("roman", roman_value(token)) not in readings(token):
+        return None
+    depth, value = unmarked[1] + 1, roman_value(token)
+    if depth >= len(outline.kinds) or outline.kinds[depth] != "roman" or indent_depth not in (-1, depth):
+        return None
+    if value == 1 and len(stack) == depth or (
+            value > 1 and len(stack) == depth + 1 and stack[depth][:2] == ("roman", value - 1)):
+        return depth, outline.put(depth, "roman", value, token)
+    return None
 
 
 def _target_level(targets: list[str], target: str) -> int:

@@ -115,6 +115,12 @@ class Outline:
         self._put(depth, (kind, value, token))
         return [t for _, _, t in self.stack if t]
 
+    def put(self, depth: int, kind: str, value: int, token: str) -> list[str]:
+        """Open a marker where the caller has placed it (one the source printed without its parentheses, which
+        `place` does not read); depth is at most the stack's length. Returns the new chain of tokens."""
+        self._put(depth, (kind, value, token))
+        return [t for _, _, t in self.stack if t]
+
     def _child_kind(self, kind: str) -> str:
         k = self.kinds.index(kind) if kind in self.kinds else len(self.kinds)
         return self.kinds[k + 1] if k + 1 < len(self.kinds) else ""

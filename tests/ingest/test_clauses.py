@@ -146,6 +146,69 @@ def test_a_numeral_run_at_a_letter_depth_takes_capital_children_and_the_next_let
     assert loaded.text[last.char_span.start:last.char_span.end] == last.text
 
 
+UNMARKED = """§ 900.5 Requests.
+(a) General rules.
+(1) Requests. A creditor may request any information.
+(2) Special-purpose credit. A creditor may obtain information
+otherwise restricted, as provided in § 900.8(b).
+3. Other collection. A creditor may collect information under
+the following circumstances:
+i. A financial institution may collect it for closed-end
+loans; or
+ii. A creditor that reported data may collect it.
+(b) Limitation. A creditor shall not inquire about race, except:
+i. As set out in paragraph (a)(3) of this section.
+1. Nor is this a paragraph.
+(1) Self-test. A creditor may inquire for a self-test.
+2. Sampling. A creditor may sample.
+3. Reporting. Not a third paragraph: its sibling was printed "2."."""
+
+
+def test_rule_paragraph_printed_n_dot_after_its_sibling_and_its_items_printed_i_dot():
+    # 12 CFR 1002.5(a)(4) as the 2018 and 2022 prints set it: "4." and "i."/"ii." for "(4)" and "(i)"/"(ii)".
+    loaded = doc(UNMARKED, fmt="pdf")
+    clauses = split_clauses(loaded, info("12 CFR 900", "us-cfr"), "v", 2400)
+    assert [(c.reference, c.path, c.text) for c in clauses] == [
+        ("12 CFR 900.5(a)", ("§ 900.5", "(a)"), "General rules."),
+        ("12 CFR 900.5(a)(1)", ("§ 900.5", "(a)", "(1)"), "Requests. A creditor may request any information."),
+        ("12 CFR 900.5(a)(2)", ("§ 900.5", "(a)", "(2)"),
+         "Special-purpose credit. A creditor may obtain information otherwise restricted, as provided in § 900.8(b)."),
+        ("12 CFR 900.5(a)(3)", ("§ 900.5", "(a)", "(3)"),
+         "Other collection. A creditor may collect information under the following circumstances:"),
+        ("12 CFR 900.5(a)(3)(i)", ("§ 900.5", "(a)", "(3)", "(i)"),
+         "A financial institution may collect it for closed-end loans; or"),
+        ("12 CFR 900.5(a)(3)(ii)", ("§ 900.5", "(a)", "(3)", "(ii)"), "A creditor that reported data may collect it."),
+        # Under a marked "(b)" an "i." is no item, and "1." follows no "(0)": both stay text.
+        ("12 CFR 900.5(b)", ("§ 900.5", "(b)"),
+         "Limitation. A creditor shall not inquire about race, except: i. As set out in paragraph (a)(3) of this "
+         "section. 1. Nor is this a paragraph."),
+        ("12 CFR 900.5(b)(1)", ("§ 900.5", "(b)", "(1)"), "Self-test. A creditor may inquire for a self-test."),
+        ("12 CFR 900.5(b)(2)", ("§ 900.5", "(b)", "(2)"),
+         'Sampling. A creditor may sample. 3. Reporting. Not a third paragraph: its sibling was printed "2.".'),
+    ]
+    for c in clauses:
+        assert loaded.text[c.char_span.start:c.char_span.end].replace("\n", " ") == c.text
+    assert clauses[3].char_span.start == UNMARKED.index("Other collection.")
+    assert clauses[4].char_span.start == UNMARKED.index("A financial institution")
+
+
+def test_comments_numbered_n_dot_in_the_interpretations_are_untouched():
+    # The same shape in Supplement I is the comments' own numbering: "1." and "i." stay comments, though the rule
+    # text left "(1)" open before it.
+    text = ("§ 900.5 Requests.\n(a) General rules.\n(1) Requests. A creditor may request information.\n"
+            "Supplement I to Part 900—Official Interpretations\nSection 900.5—Requests\n5(a)(1) Requests.\n"
+            "1. Scope. A creditor may ask about:\ni. Income; or\nii. Assets.\n2. Other. See comment 5(a)(1)-1.")
+    clauses = split_clauses(doc(text, fmt="pdf"), info("12 CFR 900", "us-cfr"), "v", 2400)
+    assert [(c.reference, c.path, c.text) for c in clauses] == [
+        ("12 CFR 900.5(a)", ("§ 900.5", "(a)"), "General rules."),
+        ("12 CFR 900.5(a)(1)", ("§ 900.5", "(a)", "(1)"), "Requests. A creditor may request information."),
+        ("12 CFR 900 Comment 5(a)(1)-1", ("Supplement I", "5(a)(1)", "1"), "Scope. A creditor may ask about:"),
+        ("12 CFR 900 Comment 5(a)(1)-1.i", ("Supplement I", "5(a)(1)", "1", "i"), "Income; or"),
+        ("12 CFR 900 Comment 5(a)(1)-1.ii", ("Supplement I", "5(a)(1)", "1", "ii"), "Assets."),
+        ("12 CFR 900 Comment 5(a)(1)-2", ("Supplement I", "5(a)(1)", "2"), "Other. See comment 5(a)(1)-1."),
+    ]
+
+
 def test_marker_line_holding_only_its_printed_title_ends_a_paragraph():
     # The title line is as wide as the text lines around it, so its width does not say the paragraph ended.
     text = ("§ 900.4 Disclosures.\n"
