@@ -60,9 +60,12 @@ def parse(rel: str):
     return info, split_clauses(loaded, info, file_sha256(path)[:16], Settings().max_clause_chars)
 
 
-def truth_units(xml_path: Path, strict: bool = False) -> tuple[dict[str, str], Counter]:
+def truth_units(xml_path: Path, strict: bool = False, parsed: frozenset[str] = frozenset()) -> tuple[dict[str, str], Counter]:
     """Unit reference -> the text of its labelled paragraphs in document order; and how often each reading of the
-    printed text over the label was taken (all of them off when strict: the label's reference as it stands)."""
+    printed text over the label was taken (all of them off when strict: the label's reference as it stands).
+
+    `parsed` is the references the parser gave the document: a paragraph printed with an odd marker ("4.") that
+    the parser read under its label (it does when the sequence implies it) is scored under its label."""
     from lxml import etree
 
     from rag.normalize import normalize_text
@@ -82,6 +85,8 @@ def truth_units(xml_path: Path, strict: bool = False) -> tuple[dict[str, str], C
             continue
         head = "".join(title.itertext()) if title is not None else ""
         unit, why = (lab.reference, "") if strict else _unit(lab, el, by_label, marker)
+        if why == "printed as part of the paragraph before" and lab.reference in parsed:
+            why = ""
         if why == "printed as part of the paragraph before":
             unit = previous or unit
         notes[why] += bool(why)
@@ -140,8 +145,8 @@ def score_pair(old_rel: str, new_rel: str, strict: bool = False) -> dict:
     changes = align_versions(old, new)
     align_s = time.perf_counter() - t0
     shown = by_reference(old, new, changes)
-    truth_old, notes_old = truth_units(XML / f"{Path(old_rel).stem}.xml", strict)
-    truth_new, notes_new = truth_units(XML / f"{Path(new_rel).stem}.xml", strict)
+    truth_old, notes_old = truth_units(XML / f"{Path(old_rel).stem}.xml", strict, frozenset(c.reference for c in old))
+    truth_new, notes_new = truth_units(XML / f"{Path(new_rel).stem}.xml", strict, frozenset(c.reference for c in new))
     units = set(truth_old) | set(truth_new)
     truth: dict[str, set[str]] = {k: set() for k in KINDS}
     truth["added"] = set(truth_new) - set(truth_old)

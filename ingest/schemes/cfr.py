@@ -12,7 +12,7 @@ _APPENDIX_TITLE = re.compile(r"^Appendix\s+([A-Z]{1,2})\s*[—–-]")
 _SUPPLEMENT = re.compile(r"^Supplement\s+([IVX]+)\s+to\s+Part\s+(\d+)\b")
 _MARKER = re.compile(r"^\((\d{1,3}|[a-z]{1,4}|[A-Z]{1,2})\)(?=\s|$|\()")
 _APP_SECTION = re.compile(r"^([A-Z]{1,2})-(\d{1,3}[a-z]?)(?:\(([a-z])\))?(?=\s*[—–-]|\s+[A-Z]|$)")
-_INTERP_SECTION = re.compile(r"^(?:Section\s+|§\s*|Section\s+§\s*)(\d+)\.(\d+[a-z]?)\b")
+_INTERP_SECTION = re.compile(r"^(?:Section\s+|§\s*|Section\s+§\s*)(\d+)\.(\d+[a-z]?)\b(?!\()")  # "Section 1002.14(a)(3) does…" is prose
 _INTERP_APPENDIX = re.compile(r"^Appendix(?:es)?\s+([A-Z]{1,2})(?:\s*[—–-]|\s+to\s+Part\b|\s*$)")
 _INTERP_TARGET = re.compile(r"^(?:Interp\s+)?(?:Paragraphs?\s+)?(\d+[a-z]?)((?:\((?:[a-z]{1,4}|\d{1,3}|[A-Z]{1,2})\))+)")
 # "(c) Coverage." or "Paragraph (a)(2)(i)." under "Section 1030.4": the target's section number is implied. A bare
