@@ -1,6 +1,8 @@
 """The Ask page: a chat whose answers cite clauses, each citation a card that opens its source."""
 from __future__ import annotations
 
+from datetime import date
+
 import streamlit as st
 
 from rag.errors import RegciteError
@@ -10,10 +12,18 @@ from ui import render, resources
 TURNS = "ask_turns"
 
 
+# Far enough back for any indexed instrument and ahead for any announced one (Streamlit's default is ±10 years).
+EARLIEST, LATEST = date(1900, 1, 1), date(2199, 12, 31)
+
+
 def _filters(index) -> Filters:
     st.sidebar.markdown("**Filters**")
+    as_of = st.sidebar.date_input(
+        "As of", value=date.today(), min_value=EARLIEST, max_value=LATEST, format="YYYY-MM-DD", key="f_as_of",
+        help="Answer from the version of each regulation in force on this day",
+    )
     if index is None:
-        return Filters()
+        return Filters(as_of=as_of)
     titles: dict[str, str] = {}
     for d in index.documents.values():
         titles.setdefault(d.doc_id, d.title)
@@ -28,7 +38,8 @@ def _filters(index) -> Filters:
     kinds = st.sidebar.multiselect(
         "Kind", sorted({d.kind.value for d in index.documents.values()}), placeholder="All kinds", key="f_kind",
     )
-    return Filters(doc_ids=tuple(doc_ids), jurisdictions=tuple(jurisdictions), kinds=tuple(Kind(k) for k in kinds))
+    return Filters(doc_ids=tuple(doc_ids), jurisdictions=tuple(jurisdictions), kinds=tuple(Kind(k) for k in kinds),
+                   as_of=as_of)
 
 
 def _count(n: int, noun: str) -> str:
@@ -98,9 +109,10 @@ def _card(card: render.Card, index, settings, turn: int) -> None:
     with st.container(border=True, key=f"card-{turn}-{card.number}"):
         st.subheader(f"[{card.number}] {render.md_escape(card.reference)}", anchor=card.anchor, divider=False)
         st.markdown(f"{render.verdict_badge(card.verdict)} :gray-badge[:material/description: {card.pages}] "
-                    f":gray-badge[support {card.score:.2f}]")
+                    f":gray-badge[:material/event: {card.effective}] :gray-badge[support {card.score:.2f}]")
         cited_by = ", ".join(str(n) for n in card.sentences)
-        st.caption(f"{render.md_escape(card.title)} · version `{card.version_id}` · "
+        source = f" · :material/draft: {render.md_escape(card.source_file)}" if card.source_file else ""
+        st.caption(f"{render.md_escape(card.title)} · version `{card.version_id}`{source} · "
                    f"cited by sentence{'s' if len(card.sentences) > 1 else ''} {cited_by}")
         if card.quote.strip():
             st.markdown("> " + card.quote_md)
@@ -110,12 +122,17 @@ def _card(card: render.Card, index, settings, turn: int) -> None:
 
 
 def show_answer(answer: Answer, turn: int, index, settings) -> None:
+    if answer.as_of:
+        st.markdown(render.as_of_md(answer))
     banner = render.banner_of(answer)
     if banner:
         level, message = banner
-        (st.warning if level == "warning" else st.info)(
-            message, icon=":material/block:" if answer.abstained else ":material/swap_horiz:"
-        )
+        icon = ":material/event_busy:" if answer.abstained and answer.notes else (
+            ":material/block:" if answer.abstained else ":material/swap_horiz:")
+        (st.warning if level == "warning" else st.info)(message, icon=icon)
+    notes = render.notes_md(answer)
+    if notes:
+        st.info(notes, icon=":material/event_note:")
     cards = render.cards_of(answer, prefix=f"cite-{turn + 1}")
     if not answer.abstained:
         st.markdown(render.answer_body_md(answer, cards))

@@ -3,13 +3,17 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 
 import streamlit as st
 
-from ui import render, resources, uploads
+from ui import library_versions, render, resources, uploads
 
 RESULTS = "library_ingest_results"
+LINKED = "library_linked_clause"  # set once a link (?clause=ID) opened this session on the clause browser
+TABS = (":material/table_rows: Documents", ":material/account_tree: Browse clauses", ":material/history: Versions",
+        ":material/upload: Add documents")
 
 
 def _count(n: int, noun: str) -> str:
@@ -41,9 +45,12 @@ def _overview(index, settings) -> None:
 def _browser(index, settings) -> None:
     if not index.documents:
         return
-    docs = sorted(index.documents.values(), key=lambda d: d.title.lower())
+    # By title, and an instrument's versions newest first: the one in force today leads, not the oldest.
+    newest = sorted(index.documents.values(), key=lambda d: d.effective_from or date.min, reverse=True)
+    docs = sorted(newest, key=lambda d: (d.title.lower(), d.doc_id))
     doc = st.selectbox(
-        "Document", docs, format_func=lambda d: f"{d.title}  ·  {d.doc_id}  ·  {d.version_id[:8]}", key="lib_doc"
+        "Document", docs, key="lib_doc",
+        format_func=lambda d: f"{d.title}  ·  {d.doc_id}  ·  {d.effective_from or 'undated'}  ·  {d.version_id[:8]}",
     )
     clauses = [c for c in index.clauses if c.version_id == doc.version_id]
     sections = render.sections_of(clauses)
@@ -155,13 +162,34 @@ def _add(settings, index) -> None:
         )
 
 
+def _open_linked_clause(index) -> None:
+    """A link from the Versions tab (?clause=ID) selects that clause in the clause browser, once."""
+    clause_id = st.query_params.get("clause")
+    if not clause_id:
+        return
+    del st.query_params["clause"]  # consumed: the selection is the user's again from here on
+    try:
+        clause = index.clause(clause_id)
+    except KeyError:
+        st.toast("That clause is no longer in the index (its document was re-ingested).", icon=":material/info:")
+        return
+    section = clause.path[0] if clause.path else "(document)"  # as render.sections_of groups them
+    st.session_state["lib_doc"] = index.documents[clause.version_id]
+    st.session_state[f"lib_sec_{clause.version_id}"] = section
+    st.session_state[f"lib_cl_{clause.version_id}_{section}"] = clause
+    st.session_state[LINKED] = True
+
+
 def page() -> None:
     settings = resources.settings()
     index = resources.index(settings)
     st.markdown("## Library")
     st.caption(f":material/folder: {render.md_escape(str(settings.index_dir))}")
-    tab_docs, tab_browse, tab_add = st.tabs([":material/table_rows: Documents", ":material/account_tree: Browse clauses",
-                                             ":material/upload: Add documents"])
+    if index is not None:
+        _open_linked_clause(index)
+    # The default stays put for the session: a tab bar whose default changed would jump back to it.
+    default = TABS[1] if st.session_state.get(LINKED) else None
+    tab_docs, tab_browse, tab_versions, tab_add = st.tabs(TABS, default=default)
     with tab_docs:
         if index is None:
             st.info("Nothing is indexed yet: add documents in the *Add documents* tab.", icon=":material/info:")
@@ -170,5 +198,8 @@ def page() -> None:
     with tab_browse:
         if index is not None:
             _browser(index, settings)
+    with tab_versions:
+        if index is not None:
+            library_versions.tab(index, settings)
     with tab_add:
         _add(settings, index)

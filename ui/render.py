@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import dataclass
+from datetime import date
 
 from rag.text import HAN_CHAR, STOPWORDS
 from rag.types import Answer, CharSpan, Citation, Clause, DocumentVersion, Verdict, worst_verdict
@@ -60,7 +61,7 @@ def support_mask(quote: str, sentence: str) -> list[bool]:
     return mask
 
 
-def _escape_run(text: str) -> str:
+def escape_run(text: str) -> str:
     """Like md_escape, but a run's leading or trailing whitespace survives as one space."""
     body = md_escape(text)
     if not body:
@@ -75,7 +76,7 @@ def highlight(text: str, mask: list[bool], colour: str = "orange") -> str:
         j = i
         while j < len(text) and mask[j] == mask[i]:
             j += 1
-        run = _escape_run(text[i:j])
+        run = escape_run(text[i:j])
         if mask[i] and run.strip():
             lead, trail = run[: len(run) - len(run.lstrip())], run[len(run.rstrip()):]
             out.append(f"{lead}:{colour}-background[{run.strip()}]{trail}")
@@ -83,6 +84,21 @@ def highlight(text: str, mask: list[bool], colour: str = "orange") -> str:
             out.append(run)
         i = j
     return re.sub(r" {2,}", " ", "".join(out)).strip()
+
+
+def effective_label(start: date | None, end: date | None, today: date) -> str:
+    """A version's dates as a card names them; end is exclusive (the next version's effective date)."""
+    if start is None:
+        return f"effective until {end.isoformat()}" if end else "effective dates unknown"
+    if end is not None:
+        return f"effective {start.isoformat()} to {end.isoformat()}"
+    if start > today:
+        return f"in force from {start.isoformat()} (not yet in force)"
+    return f"in force since {start.isoformat()}"
+
+
+def file_name(path: str) -> str:
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 @dataclass(frozen=True)
@@ -102,10 +118,13 @@ class Card:
     quote: str
     quote_md: str  # escaped, supporting words highlighted
     sentences: tuple[int, ...]  # 1-based sentence numbers that cite it
+    effective: str = ""  # the cited version's dates: "effective 2016-07-11 to 2022-01-01", "in force since …"
+    source_file: str = ""  # the cited version's file name, "" when the citation does not say
 
 
-def cards_of(answer: Answer, prefix: str = "cite") -> list[Card]:
+def cards_of(answer: Answer, prefix: str = "cite", today: date | None = None) -> list[Card]:
     """One card per cited clause; anchors are f"{prefix}-{number}" (unique per turn when the prefix names it)."""
+    today = today or date.today()
     uses: dict[str, list[tuple[int, Citation, str]]] = {}
     for n, sentence in enumerate(answer.sentences, 1):
         for c in sentence.citations:
@@ -121,6 +140,8 @@ def cards_of(answer: Answer, prefix: str = "cite") -> list[Card]:
             score=max(c.score for _, c, _ in used), quote=first.quote,
             quote_md=highlight(first.quote, support_mask(first.quote, support)),
             sentences=tuple(dict.fromkeys(n for n, _, _ in used)),
+            effective=effective_label(first.effective_from, first.effective_to, today),
+            source_file=file_name(first.source_path),
         ))
     return cards
 
@@ -141,6 +162,8 @@ def answer_body_md(answer: Answer, cards: list[Card]) -> str:
 
 def banner_of(answer: Answer) -> tuple[str, str] | None:
     """(level, message) for st.warning / st.info, or None."""
+    if answer.abstained and answer.notes:  # nothing in force that day: the answer's own words say which and when
+        return ("warning", md_escape(answer.text))
     if answer.abstained:
         return ("warning", "The indexed documents do not answer this question, so regcite abstains rather than guess. "
                            + md_escape(answer.text))
@@ -148,6 +171,18 @@ def banner_of(answer: Answer) -> tuple[str, str] | None:
         return ("info", f"The configured model could not answer ({md_escape(answer.fallback_reason)}); this answer "
                         "was assembled extractively from the retrieved clauses.")
     return None
+
+
+def as_of_md(answer: Answer) -> str:
+    return f":blue-badge[:material/event: As of {answer.as_of.isoformat()}]" if answer.as_of else ""
+
+
+def notes_md(answer: Answer) -> str:
+    """The answer's notes that the banner has not already said (an abstention's text names what was not in force)."""
+    notes = [n for n in answer.notes if not (answer.abstained and n in answer.text)]
+    if len(notes) == 1:
+        return md_escape(notes[0])
+    return "\n".join(f"- {md_escape(n)}" for n in notes)
 
 
 def total_ms(answer: Answer) -> float:
@@ -175,6 +210,8 @@ def answer_to_markdown(answer: Answer) -> str:
     cards = cards_of(answer)
     number = {c.clause_id: c.number for c in cards}
     lines = [f"## Question\n\n{answer.question}\n", "## Answer\n"]
+    if answer.as_of:
+        lines.append(f"_As of {answer.as_of.isoformat()}._\n")
     if answer.abstained:
         lines.append("_No answer: the indexed documents do not address this question._\n")
     body = " ".join(
@@ -182,11 +219,15 @@ def answer_to_markdown(answer: Answer) -> str:
         for s in answer.sentences
     )
     lines.append((body or answer.text) + "\n")
+    if answer.notes:
+        lines.append("\n".join(f"> {n}" for n in answer.notes) + "\n")
     if cards:
         lines.append("## Sources\n")
         for c in cards:
             _, _, label = VERDICT_STYLE[c.verdict]
-            lines.append(f"{c.number}. **{c.reference}**, {c.pages}: {c.title} (version {c.version_id}); "
+            source = f", {c.source_file}" if c.source_file else ""
+            lines.append(f"{c.number}. **{c.reference}**, {c.pages}: {c.title} (version {c.version_id}, "
+                         f"{c.effective}{source}); "
                          f"{label.lower()}, support {c.score:.2f}\n   > {' '.join(c.quote.split())}")
         lines.append("")
     model = f" / {answer.model}" if answer.model and answer.model != answer.backend else ""

@@ -140,3 +140,21 @@ def page_png(source_path: str, sha256: str, page: int, passage: str, crop: bool 
     except Exception as e:  # a page we cannot render must not break the answer around it
         log.warning("cannot render %s page %s: %s", source_path, page, e)
         return None
+
+
+@st.cache_data(max_entries=16, show_spinner="Comparing the versions…")
+def version_diff(data_dir: str, generation: int, run: tuple[str, ...], _index):
+    """What changed from run[0] to run[-1], the chain's versions between them composed (ui.versions_view.diff)."""
+    from rag.lineage import align_versions
+    from ui.versions_view import diff
+
+    clauses: dict[str, list] = {v: [] for v in run}
+    for c in _index.clauses:
+        if c.version_id in clauses:
+            clauses[c.version_id].append(c)
+
+    def changes_of(a: str, b: str):
+        # A store written before lineage was stored has none: align the two versions here, as ingest would.
+        return _index.changes(a, b) or align_versions(clauses[a], clauses[b])
+
+    return diff(_index.documents[run[0]], _index.documents[run[-1]], run, clauses.__getitem__, changes_of)

@@ -86,7 +86,8 @@ def build_index(settings, with_hostile: bool = False) -> dict:
 
 def citation(clause: Clause, doc: DocumentVersion, marker: str, quote: str, verdict=Verdict.SUPPORTED, score=0.9) -> Citation:
     return Citation(marker=marker, clause_id=clause.clause_id, reference=clause.reference, document_title=doc.title,
-                    version_id=doc.version_id, page_span=clause.page_span, quote=quote, verdict=verdict, score=score)
+                    version_id=doc.version_id, page_span=clause.page_span, quote=quote, verdict=verdict, score=score,
+                    effective_from=doc.effective_from, effective_to=doc.effective_to, source_path=doc.source_path)
 
 
 def regb_answer(docs: dict) -> Answer:
@@ -126,3 +127,71 @@ def app_env(tmp_path, monkeypatch):
     yield load_settings(env={"REGCITE_DATA_DIR": str(data)})
     st.cache_resource.clear()
     st.cache_data.clear()
+
+
+# Two versions of one small instrument, as Markdown: 900.1(a) edited only in punctuation, 900.1(b) removed,
+# 900.2(a) and (b) amended, 900.3 added.
+PART_900_2016 = """# Part 900 - Sample Notices
+
+§ 900.1 Purpose.
+
+(a) This part sets out when a lender must send a notice of action taken.
+
+(b) It applies to every lender that extends consumer credit.
+
+§ 900.2 Notices.
+
+(a) A lender shall notify an applicant of action taken within 30 days after receiving a completed application.
+
+(b) The notice shall be in writing and may carry a fee of no more than $5.
+"""
+PART_900_2022 = """# Part 900 - Sample Notices
+
+§ 900.1 Purpose.
+
+(a) This part sets out, when a lender must send a notice of action taken.
+
+§ 900.2 Notices.
+
+(a) A lender shall notify an applicant of action taken within 14 days after receiving a completed application.
+
+(b) The notice shall be in writing or electronic and may carry a fee of no more than $10.
+
+§ 900.3 Records.
+
+(a) A lender shall keep a copy of each notice for 25 months.
+"""
+
+
+class HashEmbedder:
+    """Instant stand-in embeddings (hashed words) for a real ingest and a real answer without a model."""
+
+    name = "fake-hash-64"
+    dim = 64
+
+    def embed_documents(self, texts):
+        from tests.conftest import hashed_word_vectors
+
+        return hashed_word_vectors(texts, self.dim)
+
+    def embed_query(self, text):
+        return self.embed_documents([text])[0]
+
+
+def ingest_versions(settings, folder: Path, monkeypatch) -> dict:
+    """Part 900 effective 2016-07-11 and 2022-01-01, ingested by the real pipeline; the app's embedder is the same
+    stand-in, so its answers run the real retrieval, citation and verification. Returns the versions by year."""
+    from datetime import date
+
+    from ingest.pipeline import ingest_paths
+    from rag.store import open_index
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text, day in (("part900_2016.md", PART_900_2016, date(2016, 7, 11)),
+                            ("part900_2022.md", PART_900_2022, date(2022, 1, 1))):
+        (folder / name).write_text(text, encoding="utf-8")
+        report = ingest_paths([folder / name], settings, progress=False, embedder=HashEmbedder(), effective_from=day)
+        assert report.added == 1 and not report.skipped, report
+    monkeypatch.setattr("rag.embed.load_embedder", lambda settings: HashEmbedder())
+    docs = open_index(settings).documents.values()
+    return {d.effective_from.year: d for d in docs}

@@ -1,6 +1,8 @@
 """Ask page in AppTest: answers render with their citation cards, banners and sources."""
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -46,6 +48,9 @@ def test_question_renders_answer_and_citation_cards_with_references(app_env, mon
     assert ":green-badge[:material/check_circle: Supported]" in body  # card 1
     assert ":red-badge[:material/cancel: Unsupported]" in body  # card 2 and the flagged sentence
     assert "p. 2" in body and "Regulation B \\(sample excerpt\\)" in body
+    # each card names its version's dates (this hand-built one has none) and file
+    assert ":gray-badge[:material/event: effective dates unknown]" in body
+    assert ":material/draft: sample\\_12cfr1002\\_excerpt\\_20220101\\.pdf" in body
     # the words the sentence shares with the quote are highlighted; filler words between them are not
     assert "\\(iii\\) :orange-background[30 days after taking adverse action] on an :orange-background[existing account]" in body
     assert "openai · Qwen2\\.5\\-7B\\-Instruct" in body
@@ -95,6 +100,7 @@ def test_filters_reach_the_answerer(app_env, monkeypatch):
     at.chat_input[0].set_value("q").run()
     assert seen["filters"].doc_ids == ("12 CFR 1002",)
     assert seen["filters"].jurisdictions == ("US",)
+    assert seen["filters"].as_of == date.today()  # answers speak for today unless the user picks another day
 
 
 def test_no_index_says_where_to_add_documents(app_env):

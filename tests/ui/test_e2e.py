@@ -128,6 +128,8 @@ def test_document_markup_is_shown_literally_and_never_runs(browser, settings, tm
 
 
 SHARED_REG_B = ROOT.parent / "shared" / "corpus" / "regulations" / "us-cfr" / "12cfr1002_2017-20417_20220101.pdf"
+# Reg B as in force from 2016-07-11, the version before SHARED_REG_B: each PDF states its own effective date.
+SHARED_REG_B_2016 = ROOT.parent / "shared" / "corpus" / "amendments" / "12cfr1002_2016-16301.pdf"
 SAMPLE_OTHERS = [  # the sample corpus without its Reg B excerpt (and without corpus/README.md)
     ROOT / "corpus" / "regulations" / "sample_gdpr_2016-679_excerpt.html",
     ROOT / "corpus" / "regulations" / "sample_反洗钱法_excerpt(2024-11-08).md",
@@ -148,13 +150,15 @@ def _ingest(paths: list[Path], data_dir: Path):
 @pytest.fixture(scope="module", params=["sample", "us-cfr"])
 def reg_b_index(request, tmp_path_factory):
     """An index holding Reg B, built by the real pipeline (packaged embedder, real FAISS): the sample corpus with its
-    3-page excerpt (always here), or the real 66-page 2022 Reg B PDF from ../shared beside the other samples."""
+    3-page excerpt (always here), or the real 66-page Reg B PDFs from ../shared, the 2022 version and the 2016 one
+    before it, beside the other samples."""
     data = tmp_path_factory.mktemp(request.param) / "data"
     if request.param == "sample":
         return request.param, _ingest([ROOT / "corpus"], data)
-    if not SHARED_REG_B.is_file():
-        pytest.skip(f"needs the real Reg B PDF at {SHARED_REG_B} (the shared corpus beside the project); absent here")
-    return request.param, _ingest([SHARED_REG_B, *SAMPLE_OTHERS], data)
+    for path in (SHARED_REG_B, SHARED_REG_B_2016):
+        if not path.is_file():
+            pytest.skip(f"needs the real Reg B PDF at {path} (the shared corpus beside the project); absent here")
+    return request.param, _ingest([SHARED_REG_B, SHARED_REG_B_2016, *SAMPLE_OTHERS], data)
 
 
 def _docs_screenshots(variant: str) -> bool:
@@ -184,6 +188,7 @@ def test_reg_b_question_is_answered_with_its_clause_and_page(browser, reg_b_inde
         if variant == "us-cfr":
             assert pages.group(1) == "13", card_text  # § 1002.9(a)(1)(iii) is on page 13 of the 2022 PDF
         assert "Supported" in card_text and "30 days after taking adverse action on an existing account" in card_text
+        assert "in force since 2022-01-01" in card_text  # asked as of today: the 2022 version, named on its card
         answer = page.get_by_test_id("stChatMessage").last.inner_text()
         assert "30 days" in answer
 
@@ -218,6 +223,56 @@ def test_reg_b_question_is_answered_with_its_clause_and_page(browser, reg_b_inde
         main.locator(".st-key-lib-clause").filter(has_text="12 CFR 1002.9(a)(1)(iii)").wait_for()
         page.wait_for_timeout(500)
         save_screenshot(page, tmp_path, "library-browse.png", docs=_docs_screenshots(variant))
+    finally:
+        stop(proc)
+
+
+def test_reg_b_versions_answer_as_of_a_date_and_show_their_changes(browser, reg_b_index, tmp_path):
+    """The real 2016 and 2022 Reg B: asked as of 2017 the 2016 version answers; the Library redlines the two and
+    links each change to its clause."""
+    variant, settings = reg_b_index
+    if variant != "us-cfr":
+        pytest.skip("the sample corpus holds one version of Reg B")
+    proc, url = serve(settings, tmp_path / "streamlit.log")
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1100}, device_scale_factor=1)
+        page.set_default_timeout(120_000)
+        page.goto(url)
+        page.get_by_test_id("stChatInputTextArea").wait_for()
+        wait_idle(page)
+        page.get_by_role("spinbutton", name="year, As of").click()
+        page.keyboard.type("20170101")  # the field's year, month and day
+        page.keyboard.press("Tab")
+        wait_idle(page)
+        box = page.get_by_test_id("stChatInputTextArea")
+        box.fill(REG_B_QUESTION)
+        box.press("Enter")
+        heading = page.get_by_test_id("stHeading").filter(has_text="1002.9(a)(1)(iii)").first
+        heading.wait_for()
+        wait_idle(page)
+        card_text = page.locator("[class*='st-key-card-']").filter(has=heading).last.inner_text()
+        assert "effective 2016-07-11 to 2022-01-01" in card_text and "12cfr1002_2016-16301.pdf" in card_text
+        assert "As of 2017-01-01" in page.get_by_test_id("stChatMessage").last.inner_text()
+
+        page.goto(f"{url}/library")
+        page.get_by_role("tab", name=re.compile("Versions")).click()
+        main = page.get_by_test_id("stMain")
+        change = main.locator("[class*='st-key-change-']").filter(has_text="Modified").first
+        change.wait_for()
+        wait_idle(page)
+        assert change.locator("del").count() >= 1  # the redline's deletions, struck through
+        main.get_by_test_id("stSelectbox").filter(has_text="Instrument").evaluate(
+            "e => e.scrollIntoView({block: 'start'})")  # the chain, the counts and the first changes
+        page.wait_for_timeout(500)
+        save_screenshot(page, tmp_path, "library-versions.png", docs=True)
+
+        link = change.get_by_role("link").last  # the clause in the newer version
+        reference = link.inner_text()
+        with page.context.expect_page() as opened:
+            link.click()
+        browse = opened.value
+        browse.locator(".st-key-lib-clause").filter(has_text=reference).wait_for()
+        assert browse.get_by_role("tab", name=re.compile("Browse clauses")).get_attribute("aria-selected") == "true"
     finally:
         stop(proc)
 

@@ -61,6 +61,11 @@ def test_clause_browser_walks_sections_and_clauses(app_env):
     assert any("p. 2" in c.value for c in at.caption)
 
 
+def _results(at: AppTest) -> list[dict]:
+    """The rows of the ingest results table (the Documents and Versions tabs draw tables too)."""
+    return next(d.value for d in at.dataframe if "Result" in d.value.columns).to_dict("records")
+
+
 def _upload(at: AppTest, files: list[tuple[str, bytes, str]]) -> AppTest:
     at.file_uploader(key="lib_upload").set_value(files).run()
     next(b for b in at.button if b.label == "Ingest uploaded files").click().run()
@@ -79,7 +84,7 @@ def test_corrupt_pdf_upload_shows_its_reason_and_leaves_index_unchanged(app_env)
     at = _upload(_library(), [("Reg B amendment (2024).pdf", b"%PDF-1.7\n1 0 obj <<\ntruncated", "application/pdf")])
 
     assert not at.exception
-    rows = at.dataframe[1].value.to_dict("records")
+    rows = _results(at)
     row = next(r for r in rows if r.get("File") == "Reg B amendment (2024).pdf")
     assert row["Result"] == "skipped" and row["Detail"], row
     assert row["Saved as"] == "Reg_B_amendment_(2024).pdf"
@@ -93,7 +98,7 @@ def test_oversized_upload_is_refused_before_ingest(app_env, monkeypatch):
     build_index(app_env)
     at = _upload(_library(), [("big.txt", b"x" * (1024 * 1024 + 1), "text/plain")])
 
-    rows = at.dataframe[1].value.to_dict("records")
+    rows = _results(at)
     assert rows[0]["Result"] == "rejected" and "over the 1 MB upload limit" in rows[0]["Detail"]
     assert not app_env.uploads_dir.exists() or not any(app_env.uploads_dir.iterdir())
     assert _generation(app_env) == 1
@@ -115,7 +120,7 @@ def test_good_upload_is_indexed_and_served_and_an_amendment_replaces_it(app_env)
     at = _upload(_library(), [("staff memo.md", memo, "text/markdown")])
 
     assert not at.exception
-    rows = at.dataframe[1].value.to_dict("records")
+    rows = _results(at)
     assert [(r["File"], r["Saved as"], r["Result"]) for r in rows] == [("staff memo.md", "staff_memo.md", "indexed")]
     assert any("1 added" in s.value and "generation 2" in s.value for s in at.success)
     assert _generation(app_env) == 2

@@ -69,7 +69,8 @@ def test_markdown_memo_lists_sources_with_pages_and_verdicts(tmp_path):
 
     memo = render.answer_to_markdown(regb_answer(build_index(load_settings(env={}, overrides={"data_dir": tmp_path}))))
     assert "existing account. [1] [2]" in memo
-    assert "1. **12 CFR 1002.9(a)(1)(iii)**, p. 2: Regulation B (sample excerpt) (version ab12cd34ef56ab78); supported" in memo
+    assert ("1. **12 CFR 1002.9(a)(1)(iii)**, p. 2: Regulation B (sample excerpt) (version ab12cd34ef56ab78, "
+            "effective dates unknown, sample_12cfr1002_excerpt_20220101.pdf); supported") in memo
     assert "2. **12 CFR 1002.9(a)(1)**, p. 2" in memo and "unsupported, support 0.90" in memo
     assert "_Answered by openai / Qwen2.5-7B-Instruct in 1.25 s" in memo
 
@@ -81,3 +82,26 @@ def test_context_marks_the_clause_and_greys_its_neighbours():
     md = render.context_md(text, span, quote="30 days after adverse action", radius=100)
     assert md == (":gray[Before it\\.]\n\n**▶** \\(iii\\) :blue-background[30 days after adverse action]\\; or\n\n"
                   ":gray[\\(iv\\) 90 days\\.]")
+
+
+def test_as_of_and_notes_are_shown_once_and_escaped(tmp_path):
+    from dataclasses import replace
+    from datetime import date
+    from tests.ui.conftest import build_index
+    from rag.config import load_settings
+
+    answer = replace(regb_answer(build_index(load_settings(env={}, overrides={"data_dir": tmp_path}))),
+                     as_of=date(2017, 1, 1),
+                     notes=("The effective dates of Regulation B (sample excerpt) are unknown: it is cited as indexed, "
+                            "whatever the date asked.",))
+    assert render.as_of_md(answer) == ":blue-badge[:material/event: As of 2017-01-01]"
+    assert render.notes_md(answer).startswith("The effective dates of Regulation B \\(sample excerpt\\) are unknown\\:")
+    memo = render.answer_to_markdown(answer)
+    assert "## Answer\n\n_As of 2017-01-01._\n" in memo and "> The effective dates of Regulation B" in memo
+    assert render.cards_of(answer)[0].effective == "effective dates unknown"
+
+    missing = "Part 900 has no version in force on 2005-01-01; the earliest indexed is effective 2016-07-11"
+    abstained = replace(abstained_answer("q"), text=f"{missing}. The indexed documents do not say.", notes=(missing,))
+    level, text = render.banner_of(abstained)
+    assert level == "warning" and text.startswith("Part 900 has no version in force on 2005\\-01\\-01")
+    assert render.notes_md(abstained) == ""  # the banner said it
