@@ -107,7 +107,8 @@ def ingest_corpus(corpus_dir: Path, settings: Settings, progress: bool = True) -
     from tqdm import tqdm
 
     from rag.embed import load_embedder
-    from rag.store import file_sha256, open_writer
+    from rag.store import file_sha256
+    from rag.writer import open_writer
 
     corpus_dir = Path(corpus_dir)
     names = _document_names(corpus_dir)

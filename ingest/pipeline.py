@@ -83,7 +83,7 @@ def ingest_paths(
     from ingest.clauses import split_clauses
     from ingest.identify import identify
     from ingest.load import load_file
-    from rag.store import open_writer
+    from rag.writer import open_writer
 
     t0 = time.perf_counter()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")

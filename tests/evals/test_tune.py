@@ -103,7 +103,8 @@ def test_tune_refuses_before_training_when_questions_overlap_the_scoring_set(tmp
 def _index_of_passages(settings):
     """The gold passages and distractors in a real committed index, embedded by the packaged model."""
     from rag.embed import load_embedder
-    from rag.store import open_index, open_writer
+    from rag.store import open_index
+    from rag.writer import open_writer
 
     texts = [p for _, _, p in PAIRS] + DISTRACTORS
     ids = [qid for qid, _, _ in PAIRS] + [f"d{i}" for i in range(len(DISTRACTORS))]

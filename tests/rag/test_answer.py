@@ -122,7 +122,8 @@ class DenseRetriever:
 @pytest.mark.slow
 def test_reg_b_end_to_end_over_a_real_store_and_the_packaged_embedder(settings):
     from rag.embed import load_embedder
-    from rag.store import open_index, open_writer
+    from rag.store import open_index
+    from rag.writer import open_writer
 
     embedder = load_embedder(settings)
     with open_writer(settings, embedder.name, embedder.dim) as w:

@@ -19,7 +19,8 @@ from rag.config import load_settings
 from rag.errors import ModelUnavailable
 from rag.lexical import LexicalIndex
 from rag.retrieve import Retriever, lexical_text
-from rag.store import open_index, open_writer
+from rag.store import open_index
+from rag.writer import open_writer
 from rag.types import CharSpan, Clause, DocumentVersion, Filters, Kind, PageSpan, Status
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from rag.errors import IndexLocked, IndexMissing, ModelMismatch
-from rag.store import open_index, open_writer
+from rag.store import open_index
+from rag.writer import open_writer
 from rag.types import CharSpan, Clause, DocumentVersion, Kind, PageSpan
 
 DIM = 8

@@ -47,7 +47,7 @@ def _clause(version: DocumentVersion, text: str, ordinal: int, needle: str, path
 
 def build_index(settings, with_hostile: bool = False) -> dict:
     """Commit a Reg B excerpt (the real sample PDF) and optionally a document with markup in its text."""
-    from rag.store import open_writer
+    from rag.writer import open_writer
 
     text, starts = _pdf_text(SAMPLE_PDF)
     regb = DocumentVersion(

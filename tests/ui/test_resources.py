@@ -25,7 +25,7 @@ def _memo(n: int) -> tuple[DocumentVersion, str, list[Clause]]:
 
 def _add(settings, n: int, commit: bool = True):
     """Another ingest's writer adding one document; returns the writer still open when commit is False."""
-    from rag.store import open_writer
+    from rag.writer import open_writer
 
     writer = open_writer(settings, PACKAGED_EMBEDDER, 384)
     w = writer.__enter__()

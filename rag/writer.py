@@ -1,0 +1,208 @@
+"""The index's single writer: an fcntl lock, one SQLite transaction, and a commit that aligns new neighbouring
+versions, writes the new FAISS file, then makes the generation current. Nothing is visible before commit()."""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import sqlite3
+from dataclasses import asdict
+from datetime import date, datetime, timezone
+from typing import Sequence
+
+import numpy as np
+
+from rag import vectors
+from rag.config import Settings
+from rag.errors import IndexLocked
+from rag.lineage_store import realign
+from rag.reports import IngestCounts, SkippedFile, VersionImpact
+from rag.schema import SCHEMA_VERSION, migrate, version_columns
+from rag.store import (CATALOG, CLAUSE_COLUMNS, LOCK, clause_from_row, connect, model_mismatch, read_meta,
+                       read_versions, vectors_from_catalog)
+from rag.types import Clause, DocumentVersion, Kind, Status
+from rag.versions import place_versions
+
+log = logging.getLogger(__name__)
+
+
+class Writer:
+    """The single writer: everything it does stays invisible until commit(); leaving without commit rolls back."""
+
+    def __init__(self, settings: Settings, model_name: str, dim: int):
+        self.index_dir = settings.index_dir
+        self.model_name = model_name
+        self.dim = dim
+        self._fd: int | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._changed = False
+        self.generation = 0
+        self.migrated_from = 0  # the schema the store had when this writer opened it
+        self.impacts: tuple[VersionImpact, ...] = ()  # what the last commit's new neighbouring versions changed
+
+    def __enter__(self) -> "Writer":
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        self._lock()
+        try:
+            self._conn = connect(self.index_dir / CATALOG)
+            self.migrated_from = migrate(self._conn)
+            self._conn.execute("BEGIN IMMEDIATE")
+            meta = read_meta(self._conn)
+            if "model_name" in meta:
+                if meta["model_name"] != self.model_name:
+                    raise model_mismatch(self.index_dir, meta["model_name"], self.model_name)
+                if int(meta["dim"]) != self.dim:
+                    raise model_mismatch(self.index_dir, f"{meta['model_name']} ({meta['dim']} d)", f"{self.model_name} ({self.dim} d)")
+            self.generation = int(meta.get("generation", 0))
+        except BaseException:
+            self._close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._close()
+
+    def _lock(self) -> None:
+        fd = os.open(self.index_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise IndexLocked(
+                f"another regcite process (pid {holder}) is writing to the index at {self.index_dir}; "
+                f"wait for it to finish, or stop it (kill {holder}) and run again"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            self._conn.close()
+            self._conn = None
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None or not self._conn.in_transaction:
+            raise RuntimeError("the writer is closed or already committed; open a new one with open_writer()")
+        return self._conn
+
+    def known_sha256(self) -> dict[str, str]:
+        """sha256 -> version_id of every stored version."""
+        return dict(self._db().execute("SELECT sha256, version_id FROM versions").fetchall())
+
+    def versions(self) -> list[DocumentVersion]:
+        """Every stored version, including what this writer added and not yet committed, placed in its chain."""
+        return list(place_versions(read_versions(self._db()), date.today()).values())
+
+    def add_version(self, version: DocumentVersion, text: str, clauses: list[Clause], embeddings: np.ndarray) -> None:
+        embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
+        if embeddings.shape != (len(clauses), self.dim):
+            raise ValueError(f"embeddings shape {embeddings.shape}, expected ({len(clauses)}, {self.dim})")
+        db = self._db()
+        ingested = version.ingested_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
+        db.execute(
+            f"INSERT INTO versions ({version_columns(db)}, text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                version.version_id, version.doc_id, version.title, Kind(version.kind).value, version.jurisdiction,
+                version.language, version.source_path, version.sha256, json.dumps(list(version.page_starts)),
+                version.effective_from.isoformat() if version.effective_from else None,
+                version.effective_to.isoformat() if version.effective_to else None,
+                Status(version.status).value, ingested, version.effective_source, text,
+            ),
+        )
+        db.executemany(
+            f"INSERT INTO clauses ({CLAUSE_COLUMNS}, embedding) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    c.clause_id, version.version_id, c.ordinal, json.dumps(list(c.path), ensure_ascii=False),
+                    c.reference, json.dumps(list(c.headings), ensure_ascii=False), c.text, c.char_span.start,
+                    c.char_span.end, c.page_span.first, c.page_span.last, c.part, e.tobytes(),
+                )
+                for c, e in zip(clauses, embeddings)
+            ],
+        )
+        self._changed = True
+
+    def restate(self, version_id: str, effective_from: date) -> bool:
+        """Record a user-stated effective date for a stored version; False when it already had that date."""
+        db = self._db()
+        row = db.execute("SELECT effective_from FROM versions WHERE version_id = ?", (version_id,)).fetchone()
+        if row is None or row[0] == effective_from.isoformat():
+            return False
+        db.execute("UPDATE versions SET effective_from = ?, effective_source = 'user' WHERE version_id = ?",
+                   (effective_from.isoformat(), version_id))
+        self._changed = True
+        return True
+
+    def _clauses_of(self, version_id: str) -> list[Clause]:
+        rows = self._db().execute(f"SELECT {CLAUSE_COLUMNS} FROM clauses WHERE version_id = ? ORDER BY ordinal, part",
+                                  (version_id,)).fetchall()
+        return [clause_from_row(r) for r in rows]
+
+    def remove_version(self, version_id: str) -> None:
+        db = self._db()
+        db.execute("DELETE FROM lineage WHERE from_version = ? OR to_version = ?", (version_id, version_id))
+        db.execute("DELETE FROM clauses WHERE version_id = ?", (version_id,))
+        db.execute("DELETE FROM versions WHERE version_id = ?", (version_id,))
+        self._changed = True
+
+    def record_run(self, started: str, counts: IngestCounts, skipped: Sequence[SkippedFile]) -> None:
+        """An ingest run's summary, committed with the run (generation filled in on commit)."""
+        finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self._db().execute(
+            "INSERT INTO ingest_runs (started, finished, generation, counts, skipped) VALUES (?,?,-1,?,?)",
+            (started, finished, json.dumps(asdict(counts)), json.dumps([list(s) for s in skipped], ensure_ascii=False)),
+        )
+
+    def commit(self) -> int:
+        """Make everything visible at once; returns the generation now current (unchanged if nothing changed)."""
+        db = self._db()
+        if self._changed:
+            from rag.lineage import align_versions
+
+            documents = {v.version_id: v for v in self.versions()}
+            self.impacts = realign(db, documents, self._clauses_of, align_versions)
+            generation = self.generation + 1
+            cpu = vectors_from_catalog(db, self.dim)
+            # Vector file first: a crash before the SQLite commit leaves an orphan file and the old generation.
+            sha = vectors.write_atomic(cpu, vectors.vector_file(self.index_dir, generation))
+            db.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                [
+                    ("generation", str(generation)), ("model_name", self.model_name), ("dim", str(self.dim)),
+                    ("schema_version", str(SCHEMA_VERSION)), ("vectors_count", str(cpu.ntotal)),
+                    ("vectors_sha256", sha),
+                ],
+            )
+        else:
+            generation = self.generation
+        db.execute("UPDATE ingest_runs SET generation = ? WHERE generation = -1", (generation,))
+        db.execute("COMMIT")
+        self.generation = generation
+        self._changed = False
+        if generation:
+            self._delete_old_vector_files(generation)
+        return generation
+
+    def _delete_old_vector_files(self, generation: int) -> None:
+        keep = vectors.vector_file(self.index_dir, generation).name
+        for path in self.index_dir.glob("vectors-*.faiss*"):
+            if path.name != keep:
+                try:
+                    path.unlink()
+                except OSError as e:
+                    log.warning("could not delete old vector file %s: %s", path, e)
+
+
+def open_writer(settings: Settings, model_name: str, dim: int) -> Writer:
+    """Use as a context manager; raises IndexLocked (naming the holder's pid) or ModelMismatch on entry."""
+    return Writer(settings, model_name, dim)
