@@ -212,6 +212,9 @@ def totals(rows: list[dict], group: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if not XML.exists():  # the RegML labels are the truth: nothing to score without them
+        print(f"needs {XML}; absent here", file=sys.stderr)
+        return 2
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", default="", help="only chains whose doc_id contains this")
     ap.add_argument("--show", type=int, default=0, help="print up to N false and missed units per pair")
@@ -219,9 +222,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--strict", action="store_true", help="units as the XML labels name them, no reading of the print")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
-    if not XML.exists():
-        print(f"needs {XML}; absent here", file=sys.stderr)
-        return 2
     rows = []
     for doc_id, files in CHAINS.items():
         if args.only not in doc_id:

@@ -20,37 +20,20 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "corpus"
+
+from tests.fakes import HashEmbedder  # noqa: E402  (embeddings play no part in chains)
 RESULTS = ROOT / "benchmarks" / "results" / "version_chains.json"
 VERSIONS = ("versions", "amendments")
 CORPUS = ("regulations", "filings")
 
 
-class HashEmbedder:
-    """16-dimension hashed words: stable across runs, instant."""
-
-    name, dim = "fake-hash-16", 16
-
-    def __init__(self):
-        self.embedded = 0
-
-    def embed_documents(self, texts):
-        import hashlib
-
-        self.embedded += len(texts)
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in text.lower().split():
-                out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
-        out[:, 0] += 1e-3
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
-
-    def embed_query(self, text):
-        return self.embed_documents([text])[0]
-
 
 def files() -> list[Path]:
+    """Every file to ingest; none where ../shared is absent."""
     from ingest.pipeline import walk
 
+    if not SHARED.is_dir():
+        return []
     found, missing = walk([SHARED / name for name in (*CORPUS, *VERSIONS)])
     if missing:
         raise SystemExit(f"missing: {missing}")
@@ -88,10 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--packaged", action="store_true", help="the packaged embedder for the one-run index")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    if not SHARED.is_dir():
+    paths = files()
+    if not paths:
         print(f"skipped: needs {SHARED}", file=sys.stderr)
         return 0
-    paths = files()
     work = Path(tempfile.mkdtemp(prefix="regcite-chains-"))
     if args.packaged:
         from rag.config import load_settings

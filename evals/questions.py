@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
+from rag.dates import iso_date
 from rag.errors import RegciteError
 from rag.types import Filters, Kind
 
@@ -47,15 +48,6 @@ class EvalQuestion:
         return dataclasses.replace(self.filters, as_of=self.as_of or self.filters.as_of or default)
 
 
-def _day(value, where: str) -> date | None:
-    if value in (None, ""):
-        return None
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise ValueError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
-
-
 def _filters(raw: dict, where: str) -> Filters:
     """The filters without their date: a question's date is kept once, in EvalQuestion.as_of."""
     unknown = set(raw) - {"doc_ids", "jurisdictions", "kinds", "languages", *_DATE_FILTERS}
@@ -71,7 +63,7 @@ def _filters(raw: dict, where: str) -> Filters:
 
 def _as_of(row: dict, filters: dict, where: str) -> date | None:
     """The question's date from `as_of`, `filters.as_of` or the old `filters.in_force_on`; they must agree."""
-    days = {key: _day(value, where) for key, value in
+    days = {key: iso_date(value, where) for key, value in
             (("as_of", row.get("as_of")), *((f"filters.{k}", filters.get(k)) for k in _DATE_FILTERS))}
     given = {d for d in days.values() if d is not None}
     if len(given) > 1:
@@ -116,7 +108,7 @@ def _set_date(rows: list[tuple[str, dict]], problems: list[str]) -> tuple[date |
                 raise ValueError(f'{where}: a set header {{"{SET_HEADER}": ...}} must be the first object of the file')
             if not isinstance(header, dict) or set(header) - set(_HEADER_FIELDS):
                 raise ValueError(f"{where}: a set header holds an object with {' and/or '.join(_HEADER_FIELDS)}")
-            day = _day(header.get("as_of"), where)
+            day = iso_date(header.get("as_of"), where)
         except ValueError as e:
             problems.append(str(e))
     return day, questions

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from rag.dates import iso_date
 from rag.errors import ConfigError
 
 
@@ -25,12 +26,10 @@ class Stated:
 
 
 def _date(value, where: str) -> date | None:
-    if value in (None, ""):
-        return None
     try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise ConfigError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
+        return iso_date(value, where)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
 
 
 def parse_date(text: str, flag: str = "--effective-from") -> date:

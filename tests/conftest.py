@@ -1,13 +1,10 @@
 """Shared fixtures: the ../shared material (skipped with a reason where absent) and isolated settings."""
 from __future__ import annotations
 
-import hashlib
 import ipaddress
-import re
 import socket
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from rag.config import Settings, load_settings
@@ -68,13 +65,3 @@ def no_network(request, monkeypatch):
     monkeypatch.setattr(socket.socket, "connect_ex", guarded(connect_ex))
     monkeypatch.setattr(socket, "getaddrinfo", lookup)
     yield
-
-
-def hashed_word_vectors(texts, dim: int, pattern: str = r"\w+") -> np.ndarray:
-    """Stand-in embeddings for tests that need no real model: L2-normalised hashed bags of words."""
-    out = np.zeros((len(texts), dim), dtype=np.float32)
-    for row, text in enumerate(texts):
-        for word in re.findall(pattern, text.lower()):
-            out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % dim] += 1.0
-    out[:, 0] += 1e-3  # no zero rows
-    return out / np.linalg.norm(out, axis=1, keepdims=True)

@@ -8,7 +8,7 @@ import pytest
 
 from rag.config import load_settings
 from rag.errors import ConfigError
-from tests.conftest import hashed_word_vectors
+from tests.fakes import HashEmbedder
 
 HEAD = "# 12 CFR Part 1099 — TEST RULE (Regulation T)\n\nEffective date: {day}\n\n"
 SCOPE = ("## § 1099.1 Scope.\n\n(a) Purpose. This part governs the test disclosures that a creditor makes to an "
@@ -30,15 +30,6 @@ VERSIONS = {
     "(a) General. A creditor shall not charge an applicant any fee for a notice that this part requires.\n",
 }
 
-
-class HashEmbedder:
-    name, dim = "fake-hash-16", 16
-
-    def embed_documents(self, texts):
-        return hashed_word_vectors(texts, self.dim)
-
-    def embed_query(self, text):
-        return self.embed_documents([text])[0]
 
 
 @pytest.fixture(scope="module")

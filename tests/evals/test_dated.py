@@ -93,7 +93,7 @@ def test_a_run_answers_each_question_from_the_version_of_its_date(index_settings
              "gold": ["12 CFR 900.2(a)"], "key_facts": ["60 days"], "as_of": "2025-01-01"}]
     questions = load_set(write_set(tmp_path / "s.jsonl", rows))
     out = tmp_path / "run"
-    path = build_answer_path(index_settings, embedder=HashEmbedder())
+    path = build_answer_path(index_settings, embedder=HashEmbedder(64))
     summary = run_set(questions, index_settings, out, answer_path=path, progress=False, as_of=date(2021, 6, 1))
     versions = {v.version_id: v.effective_from for v in open_index(index_settings).documents.values()}
     by_qid = {r["qid"]: r for r in read_results(out / RESULTS)}
@@ -136,7 +136,7 @@ def test_a_run_resumes_on_its_own_date_and_refuses_another(tmp_path, settings):
 def test_eval_run_as_of_reaches_the_pipeline(index_settings, tmp_path, capsys, monkeypatch):
     import rag.pipeline
 
-    monkeypatch.setattr(rag.pipeline, "load_embedder", lambda settings: HashEmbedder())
+    monkeypatch.setattr(rag.pipeline, "load_embedder", lambda settings: HashEmbedder(64))
     qset = write_set(tmp_path / "s.jsonl", QUESTIONS[:1])
     out = tmp_path / "run"
     args = ["--data-dir", str(index_settings.data_dir), "eval", "run", str(qset), "--out", str(out), "--no-progress"]

@@ -5,7 +5,7 @@ import json
 from datetime import date
 from pathlib import Path
 
-from tests.conftest import hashed_word_vectors
+from tests.fakes import HashEmbedder
 
 from ingest.manifest import Stated
 from ingest.pipeline import ingest_paths
@@ -31,18 +31,6 @@ REG_2024 = (REG_2020.replace("30 days", "60 days").replace("every lender that", 
             .replace("(b) A lender shall keep a copy of each notice it sends.\n", ""))
 
 
-class HashEmbedder:
-    """Deterministic hashed bags of words: no model download, same vectors on every machine."""
-
-    name = "fake-hash-64"
-    dim = 64
-
-    def embed_documents(self, texts):
-        return hashed_word_vectors(texts, self.dim)
-
-    def embed_query(self, text):
-        return self.embed_documents([text])[0]
-
 
 def ingest_two_versions(settings, folder: Path) -> None:
     """Both versions of 12 CFR 900 into settings' index, dated as users state them at ingest."""
@@ -50,7 +38,7 @@ def ingest_two_versions(settings, folder: Path) -> None:
     old, new = folder / "part900-2020.md", folder / "part900-2024.md"
     old.write_text(REG_2020, encoding="utf-8")
     new.write_text(REG_2024, encoding="utf-8")
-    ingest_paths([old, new], settings, progress=False, embedder=HashEmbedder(),
+    ingest_paths([old, new], settings, progress=False, embedder=HashEmbedder(64),
                  stated={old.resolve(): Stated(V1_DATE), new.resolve(): Stated(V2_DATE)})
 
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.conftest import hashed_word_vectors
+from tests.fakes import hashed_word_vectors
 
 from ingest.pipeline import ingest_paths, walk
 from rag.store import open_index

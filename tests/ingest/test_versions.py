@@ -13,21 +13,8 @@ from rag.errors import ConfigError
 from rag.store import open_index
 from rag.types import ChangeKind, Filters, Status
 from rag.versions import chain
-from tests.conftest import hashed_word_vectors
+from tests.fakes import HashEmbedder
 
-
-class HashEmbedder:
-    name, dim = "fake-hash-16", 16
-
-    def __init__(self):
-        self.embedded: list[str] = []
-
-    def embed_documents(self, texts):
-        self.embedded += list(texts)
-        return hashed_word_vectors(texts, self.dim)
-
-    def embed_query(self, text):
-        return self.embed_documents([text])[0]
 
 
 def rule(effective: str | None, retention: str = "25 months", extra: str = "") -> str:

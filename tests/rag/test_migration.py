@@ -15,22 +15,11 @@ from rag.pipeline import open_pipeline
 from rag.schema import SCHEMA_VERSION
 from rag.store import CATALOG, open_index
 from rag.types import Filters, Status
-from tests.conftest import hashed_word_vectors
+from tests.fakes import HashEmbedder
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "store-v1"
 ROOT = Path(__file__).resolve().parents[2]
 
-
-class HashEmbedder:
-    """The embedder that wrote the fixture: 16-dimension hashed words."""
-
-    name, dim = "fake-hash-16", 16
-
-    def embed_documents(self, texts):
-        return hashed_word_vectors(texts, self.dim)
-
-    def embed_query(self, text):
-        return self.embed_documents([text])[0]
 
 
 @pytest.fixture

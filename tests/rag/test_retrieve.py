@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import hashed_word_vectors
+from tests.fakes import hashed_word_vectors
 
 from rag.config import load_settings
 from rag.errors import ModelUnavailable

@@ -12,6 +12,7 @@ from ui import resources
 from rag.types import (
     Answer, CharSpan, Citation, Clause, DocumentVersion, Hit, Kind, PageSpan, Sentence, Verdict, page_span_of,
 )
+from tests.fakes import HashEmbedder
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_PDF = ROOT / "corpus" / "regulations" / "sample_12cfr1002_excerpt_20220101.pdf"
@@ -163,20 +164,6 @@ PART_900_2022 = """# Part 900 - Sample Notices
 """
 
 
-class HashEmbedder:
-    """Instant stand-in embeddings (hashed words) for a real ingest and a real answer without a model."""
-
-    name = "fake-hash-64"
-    dim = 64
-
-    def embed_documents(self, texts):
-        from tests.conftest import hashed_word_vectors
-
-        return hashed_word_vectors(texts, self.dim)
-
-    def embed_query(self, text):
-        return self.embed_documents([text])[0]
-
 
 def ingest_versions(settings, folder: Path, monkeypatch) -> dict:
     """Part 900 effective 2016-07-11 and 2022-01-01, ingested by the real pipeline; the app's embedder is the same
@@ -190,8 +177,8 @@ def ingest_versions(settings, folder: Path, monkeypatch) -> dict:
     for name, text, day in (("part900_2016.md", PART_900_2016, date(2016, 7, 11)),
                             ("part900_2022.md", PART_900_2022, date(2022, 1, 1))):
         (folder / name).write_text(text, encoding="utf-8")
-        report = ingest_paths([folder / name], settings, progress=False, embedder=HashEmbedder(), effective_from=day)
+        report = ingest_paths([folder / name], settings, progress=False, embedder=HashEmbedder(64), effective_from=day)
         assert report.added == 1 and not report.skipped, report
-    monkeypatch.setattr("rag.embed.load_embedder", lambda settings: HashEmbedder())
+    monkeypatch.setattr("rag.embed.load_embedder", lambda settings: HashEmbedder(64))
     docs = open_index(settings).documents.values()
     return {d.effective_from.year: d for d in docs}

@@ -166,6 +166,17 @@ def _docs_screenshots(variant: str) -> bool:
     return variant == "us-cfr"
 
 
+def ask_reg_b(page):
+    """Ask the Reg B adverse-action question and wait for the answer's heading of 1002.9(a)(1)(iii)."""
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill(REG_B_QUESTION)
+    box.press("Enter")
+    heading = page.get_by_test_id("stHeading").filter(has_text="1002.9(a)(1)(iii)").first
+    heading.wait_for()
+    wait_idle(page)
+    return heading
+
+
 def test_reg_b_question_is_answered_with_its_clause_and_page(browser, reg_b_index, tmp_path):
     variant, settings = reg_b_index
     proc, url = serve(settings, tmp_path / "streamlit.log")
@@ -173,12 +184,7 @@ def test_reg_b_question_is_answered_with_its_clause_and_page(browser, reg_b_inde
         page = browser.new_page(viewport={"width": 1400, "height": 1400}, device_scale_factor=1)
         page.set_default_timeout(120_000)
         page.goto(url)
-        box = page.get_by_test_id("stChatInputTextArea")
-        box.fill(REG_B_QUESTION)
-        box.press("Enter")
-        heading = page.get_by_test_id("stHeading").filter(has_text="1002.9(a)(1)(iii)").first
-        heading.wait_for()
-        wait_idle(page)
+        heading = ask_reg_b(page)
 
         card = page.locator("[class*='st-key-card-']").filter(has=heading).last
         card_text = card.inner_text()
@@ -244,12 +250,7 @@ def test_reg_b_versions_answer_as_of_a_date_and_show_their_changes(browser, reg_
         page.keyboard.type("20170101")  # the field's year, month and day
         page.keyboard.press("Tab")
         wait_idle(page)
-        box = page.get_by_test_id("stChatInputTextArea")
-        box.fill(REG_B_QUESTION)
-        box.press("Enter")
-        heading = page.get_by_test_id("stHeading").filter(has_text="1002.9(a)(1)(iii)").first
-        heading.wait_for()
-        wait_idle(page)
+        heading = ask_reg_b(page)
         card_text = page.locator("[class*='st-key-card-']").filter(has=heading).last.inner_text()
         assert "effective 2016-07-11 to 2022-01-01" in card_text and "12cfr1002_2016-16301.pdf" in card_text
         assert "As of 2017-01-01" in page.get_by_test_id("stChatMessage").last.inner_text()
