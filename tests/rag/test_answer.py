@@ -118,6 +118,12 @@ class DenseRetriever:
     def admitted_doc_ids(self, filters):
         return sorted({d.doc_id for d in self.index.documents.values() if filters.admits(d)})
 
+    def unavailable_on(self, question, filters):
+        from rag.versions import unavailable_on
+
+        day = filters.as_of
+        return [] if day is None else unavailable_on(self.index.documents, self.admitted_doc_ids(Filters()), day)
+
 
 @pytest.mark.slow
 def test_reg_b_end_to_end_over_a_real_store_and_the_packaged_embedder(settings):
