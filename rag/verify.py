@@ -11,7 +11,7 @@ from rag.cite import Check
 from rag.config import Settings
 from rag.context import ContextBlock
 from rag.models import load_cross_encoder
-from rag.numerals import NUMERAL_CHARS, chinese_number
+from rag.numerals import LARGE_UNITS, NUMERAL_CHARS, SMALL_UNITS, chinese_number
 from rag.text import overlap, split_sentences
 from rag.types import Verdict
 
@@ -75,7 +75,7 @@ def numbers_in(text: str) -> set[str]:
         found.add(str(_word_value(words)))
     for m in _CN_RUN.finditer(text):
         run = m.group(2)
-        if not (m.group(1) or m.group(3) or len(run) > 1 and any(c in "十百千万亿" for c in run)):
+        if not (m.group(1) or m.group(3) or len(run) > 1 and any(c in SMALL_UNITS or c in LARGE_UNITS for c in run)):
             continue  # a lone 一 inside a word (统一, 一般) is no quantity
         found.add(str(chinese_number(run)))
     return found
