@@ -19,9 +19,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prune", action="store_true", help="remove indexed documents whose files are gone")
     parser.add_argument("--data-dir", help="index location (default: REGCITE_DATA_DIR or the settings default)")
     parser.add_argument("--json-events", action="store_true", help="print progress and the report as JSON lines")
+    parser.add_argument("--effective-from", metavar="DATE", help="the date these files take effect (YYYY-MM-DD)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
+    from ingest.manifest import parse_date
     from ingest.pipeline import ingest_paths
     from rag.config import load_settings
     from rag.errors import RegciteError
@@ -29,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(overrides={"data_dir": args.data_dir})
         on_progress = (lambda done, total: _emit({"event": "progress", "done": done, "total": total})) if args.json_events else None
-        report = ingest_paths(args.paths, settings, prune=args.prune, progress=not args.json_events, on_progress=on_progress)
+        day = parse_date(args.effective_from) if args.effective_from else None
+        report = ingest_paths(args.paths, settings, prune=args.prune, progress=not args.json_events,
+                              on_progress=on_progress, effective_from=day)
     except RegciteError as e:
         if args.json_events:
             _emit({"event": "error", "error": type(e).__name__, "message": str(e)})

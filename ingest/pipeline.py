@@ -95,6 +95,7 @@ def ingest_paths(
     added = replaced = unchanged = removed = clauses_added = pages = embedded = 0
     seen_sha: set[str] = set()
     added_ids: set[str] = set()
+    replaced_ids: set[str] = set()
     notes: list[str] = []
     stated = stated or {}
 
@@ -146,15 +147,18 @@ def ingest_paths(
                         page_starts=tuple(loaded.page_starts), effective_from=day,
                         effective_source="user" if said_date else "document" if day else "",
                     )
-                    for old in writer.versions():
+                    stored = writer.versions()
+                    for old in stored:
                         if _corrects(version, old) and old.version_id not in added_ids and old.sha256 not in in_run:
                             notes.append(f"{path} replaces {Path(old.source_path).name} as a correction of "
                                          f"{old.doc_id} effective {_day(day)} (same date and format, other text)")
                             log.info(notes[-1])
                             writer.remove_version(old.version_id)
+                            replaced_ids.add(old.version_id)
                             known.pop(old.sha256, None)
                             replaced += 1
-                    if day is None and any(v.doc_id == version.doc_id for v in writer.versions()):
+                    if day is None and any(v.doc_id == version.doc_id and v.sha256 != version.sha256 and
+                                           v.version_id not in replaced_ids for v in stored):
                         notes.append(f"{path}: no effective date stated, so it cannot be placed among the other "
                                      f"versions of {version.doc_id} and will not answer; give --effective-from or a "
                                      "manifest")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import bisect
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
@@ -150,7 +151,7 @@ class Filters:
         return True
 
     def without_date(self) -> "Filters":
-        return Filters(self.doc_ids, self.jurisdictions, self.kinds, self.languages)
+        return dataclasses.replace(self, as_of=None)
 
 
 @dataclass(frozen=True)

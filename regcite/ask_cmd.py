@@ -48,14 +48,13 @@ def run(name: str, args, settings) -> int:
 
 def as_of_date(text: str | None) -> date:
     """--as-of as a date; today when not given, so superseded versions never answer unless asked for."""
-    if not text:
-        return date.today()
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        from rag.errors import ConfigError
+    from rag.dates import iso_date
+    from rag.errors import ConfigError
 
-        raise ConfigError(f"--as-of {text!r} is not a date (YYYY-MM-DD)") from None
+    try:
+        return iso_date(text, "--as-of") or date.today()
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
 
 
 def _stream_to(out):

@@ -83,14 +83,16 @@ def _browser(index, settings) -> None:
             st.markdown(render.context_md(text, clause.char_span))
 
 
-def _ingest(saved: list[uploads.Saved], rejected: list[uploads.FileResult], settings, index) -> None:
+def _ingest(saved: list[uploads.Saved], rejected: list[uploads.FileResult], settings, index,
+            effective_from=None) -> None:
     before = {d.sha256 for d in index.documents.values()} if index is not None else set()
     bar = st.progress(0.0, text=f"Starting the ingest of {_count(len(saved), 'file')} (loading the embedding model)…")
 
     def on_progress(done: int, total: int) -> None:
         bar.progress(done / max(total, 1), text=f"Ingested {done} of {_count(total, 'file')}")
 
-    outcome = uploads.run_ingest([s.path for s in saved], settings.data_dir, on_progress=on_progress)
+    outcome = uploads.run_ingest([s.path for s in saved], settings.data_dir, on_progress=on_progress,
+                                 effective_from=effective_from)
     bar.empty()
     after_index = resources.index(settings)
     after = {d.sha256 for d in after_index.documents.values()} if after_index is not None else set()
@@ -124,11 +126,17 @@ def _results() -> None:
 
 def _add(settings, index) -> None:
     st.caption(f"PDF, HTML, Markdown or text; up to {settings.upload_max_mb} MB each. Files are saved under safe "
-               f"names in {render.md_escape(str(settings.uploads_dir))} and never executed or rendered as HTML; a "
-               "file with the same name as an earlier upload replaces it (amendments).")
+               f"names in {render.md_escape(str(settings.uploads_dir))} and never executed or rendered as HTML. An "
+               "amendment with a new effective date is kept as a new version beside the old one; a file with the "
+               "same instrument, date and format as a stored version replaces it as a correction.")
     files = st.file_uploader(
         "Upload documents", type=list(uploads.ALLOWED_SUFFIXES), accept_multiple_files=True, key="lib_upload",
     )
+    effective_from = st.date_input(
+        "Effective from", value=None, key="lib_effective_from", format="YYYY-MM-DD",
+        help="The date these files take effect, when the documents do not state it (or state it wrongly). Leave "
+             "empty to use the date each document states; a version with no date cannot be placed among the "
+             "dated versions of its instrument.")
     left, right = st.columns(2)
     go = left.button("Ingest uploaded files", type="primary", icon=":material/upload_file:", disabled=not files,
                      width="stretch")
@@ -145,7 +153,7 @@ def _add(settings, index) -> None:
             else:
                 saved.append(s)
         if saved:
-            _ingest(saved, rejected, settings, index)
+            _ingest(saved, rejected, settings, index, effective_from)
         else:
             st.session_state[RESULTS] = (rejected, uploads.IngestOutcome(None, "nothing to ingest"))
     if recheck and sources:

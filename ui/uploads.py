@@ -10,6 +10,7 @@ import subprocess
 import sys
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Callable
 
@@ -100,12 +101,16 @@ def saved_of(path: Path) -> Saved:
 
 
 def run_ingest(
-    paths: list[Path], data_dir: Path, on_progress: Callable[[int, int], None] | None = None, timeout_s: float = 3600
+    paths: list[Path], data_dir: Path, on_progress: Callable[[int, int], None] | None = None, timeout_s: float = 3600,
+    effective_from: date | None = None,
 ) -> IngestOutcome:
-    """Run `python -m ingest --json-events`: progress events go to on_progress, the report (or error) comes back."""
+    """Run `python -m ingest --json-events`: progress events go to on_progress, the report (or error) comes back.
+
+    `effective_from` is the date the user states for these files, over what the documents say."""
     env = {**os.environ, "REGCITE_DATA_DIR": str(data_dir)}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-    cmd = [sys.executable, "-m", "ingest", "--json-events", "--data-dir", str(data_dir), *map(str, paths)]
+    dated = ["--effective-from", effective_from.isoformat()] if effective_from else []
+    cmd = [sys.executable, "-m", "ingest", "--json-events", "--data-dir", str(data_dir), *dated, *map(str, paths)]
     log.info("running %s", " ".join(cmd))
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     final: dict = {}

@@ -154,3 +154,20 @@ def test_overview_names_the_question_model_when_a_tuned_one_searches_the_index(a
     # The index still holds the base model's vectors; the tuned folder only embeds the questions.
     assert hub.startswith(":material/hub: embedded with all\\-MiniLM\\-L6\\-v2 (384 dimensions); questions embedded with")
     assert hub.endswith("minilm\\-tuned")
+
+
+@pytest.mark.slow
+def test_an_upload_takes_the_effective_date_the_user_states(app_env):
+    """The Library's date reaches the ingest subprocess: the version is dated as stated, and says who stated it."""
+    from datetime import date
+
+    from rag.store import open_index
+
+    build_index(app_env)
+    at = _library()
+    at.date_input(key="lib_effective_from").set_value(date(2024, 3, 1)).run()
+    memo = b"# Branch policy\n\n## 1. Timing\n\nNotify applicants within 30 days of adverse action.\n"
+    at = _upload(at, [("branch policy.md", memo, "text/markdown")])
+    assert not at.exception and any("1 added" in s.value for s in at.success)
+    policy = next(v for v in open_index(app_env).documents.values() if v.source_path.endswith("branch_policy.md"))
+    assert (policy.effective_from, policy.effective_source) == (date(2024, 3, 1), "user")
