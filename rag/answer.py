@@ -130,7 +130,7 @@ def answer_question(question: str, retriever: Retrieves, backend: ChatBackend, v
         text = _not_in_force(missing) + f"{ABSTAIN} {searched(retriever.admitted_doc_ids(filters), filters)}"
         return Answer(question, text, (), hits, True, completion.backend or backend.name,
                       completion.model or backend.model, timings, completion.reasoning, fallback_reason, dropped,
-                      filters.as_of, tuple(str(m) for m in missing))
+                      filters.as_of, tuple(str(m) for m in missing), completion.prompt_sha256)
     sentences = cite_sentences(drafts, context, verifier.check)
     timings["verify"] = _ms(t)
     timings["total"] = _ms(started)
@@ -138,7 +138,7 @@ def answer_question(question: str, retriever: Retrieves, backend: ChatBackend, v
         question=question, text=render_answer(sentences), sentences=sentences, hits=hits, abstained=False,
         backend=completion.backend or backend.name, model=completion.model or backend.model, timings_ms=timings,
         reasoning=completion.reasoning, fallback_reason=fallback_reason, dropped_markers=dropped,
-        as_of=filters.as_of, notes=_version_notes(sentences, missing),
+        as_of=filters.as_of, notes=_version_notes(sentences, missing), prompt_sha256=completion.prompt_sha256,
     )
 
 

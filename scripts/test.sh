@@ -5,4 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh --test
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+# the records tests run on SQLite and on PostgreSQL: start the packaged cluster (installed by install.sh)
+REGCITE_TEST_POSTGRES=${REGCITE_TEST_POSTGRES:-$(bash scripts/postgres.sh)}
+export REGCITE_TEST_POSTGRES
 exec .venv/bin/python -m pytest "$@"

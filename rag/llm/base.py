@@ -20,6 +20,7 @@ class Completion:
     finish_reason: str = ""  # "stop", "length", ... as the backend reports it
     usage: dict[str, int] = field(default_factory=dict)  # prompt_tokens, completion_tokens where known
     timings: dict[str, float] = field(default_factory=dict)  # ms: first_token, total
+    prompt_sha256: str = ""  # of the messages as sent (rag.prompt.messages_sha256)
 
 
 @runtime_checkable

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from rag.context import ContextBlock
 from rag.llm.base import Completion, OnToken, Prompt
-from rag.prompt import ABSTAIN
+from rag.prompt import ABSTAIN, messages_sha256
 from rag.text import content_tokens, has_han, split_sentences
 
 MAX_SENTENCES = 3
@@ -82,7 +82,8 @@ class ExtractiveBackend:
         if on_token:
             on_token(text)
         return Completion(text=text, model=self.model, backend=self.name, finish_reason="stop",
-                          timings={"total": (time.perf_counter() - started) * 1000})
+                          timings={"total": (time.perf_counter() - started) * 1000},
+                          prompt_sha256=messages_sha256(prompt.messages))
 
     def _choose(self, question: str, blocks: tuple[ContextBlock, ...]) -> list[_Candidate]:
         wanted = content_tokens(question)

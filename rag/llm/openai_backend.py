@@ -7,6 +7,7 @@ import time
 from rag.config import Settings
 from rag.errors import BackendUnavailable
 from rag.llm.base import Completion, OnToken, Prompt
+from rag.prompt import messages_sha256
 from rag.llm.profiles import StreamFilter, choose_profile, prepare_messages, split_reasoning
 
 log = logging.getLogger(__name__)
@@ -90,4 +91,5 @@ class OpenAIBackend:
         if first_token is not None:
             timings["first_token"] = (first_token - started) * 1000
         return Completion(text=text, reasoning=reasoning, model=served_model, backend=self.name,
-                          finish_reason=finish or "", usage=usage, timings=timings)
+                          finish_reason=finish or "", usage=usage, timings=timings,
+                          prompt_sha256=messages_sha256(prepared))

@@ -6,6 +6,7 @@ from typing import Callable, Sequence
 
 from rag.errors import BackendUnavailable
 from rag.llm.base import Completion, Message, OnToken, Prompt
+from rag.prompt import messages_sha256
 from rag.llm.profiles import PROFILES, Profile, StreamFilter, prepare_messages, split_reasoning
 
 Reply = str | Callable[[list[Message]], str]
@@ -47,4 +48,5 @@ class ScriptedBackend:
                 on_token(tail)
         text, reasoning = split_reasoning(raw)
         return Completion(text=text, reasoning=reasoning, model=self.model, backend=self.name,
-                          finish_reason="stop", timings={"total": (time.perf_counter() - started) * 1000})
+                          finish_reason="stop", timings={"total": (time.perf_counter() - started) * 1000},
+                          prompt_sha256=messages_sha256(prepared))

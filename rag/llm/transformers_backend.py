@@ -9,6 +9,7 @@ from pathlib import Path
 from rag.config import Settings
 from rag.errors import BackendUnavailable
 from rag.llm.base import Completion, OnToken, Prompt
+from rag.prompt import messages_sha256
 from rag.llm.profiles import StreamFilter, choose_profile, prepare_messages, split_reasoning
 from rag.models import resolve_device
 
@@ -92,7 +93,8 @@ class TransformersBackend:
             timings["first_token"] = (first_token - started) * 1000
         finish = "length" if n_out >= s.llm_max_tokens else "stop"
         return Completion(text=text, reasoning=reasoning, model=self.model, backend=self.name, finish_reason=finish,
-                          usage={"prompt_tokens": n_prompt, "completion_tokens": n_out}, timings=timings)
+                          usage={"prompt_tokens": n_prompt, "completion_tokens": n_out}, timings=timings,
+                          prompt_sha256=messages_sha256(prepared))
 
 
 def _load(name: str, device_setting: str):

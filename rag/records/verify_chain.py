@@ -1,0 +1,93 @@
+"""`regcite audit verify`: recompute the chain and hold it against the signed checkpoints; name the first break."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rag.records.chain import GENESIS, record_hash
+from rag.records.checkpoints import Checkpoints
+from rag.records.db import RecordsDB
+
+
+@dataclass(frozen=True)
+class Break:
+    seq: int  # where the chain (or a checkpoint) stops matching
+    record_id: str  # "" where the record is gone
+    what: str  # one sentence an auditor can act on
+
+    def __str__(self) -> str:
+        name = f"record {self.seq}" + (f" ({self.record_id})" if self.record_id else "")
+        return f"{name}: {self.what}"
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    records: int
+    head_seq: int
+    head_hash: str
+    checkpoints: int  # signed checkpoints read
+    unsigned_tail: int  # records after the last signed checkpoint: the window a cut tail could hide in
+    key_id: str
+    breaks: tuple[Break, ...]
+
+    @property
+    def holds(self) -> bool:
+        return not self.breaks
+
+
+def verify_chain(db: RecordsDB, checkpoints: Checkpoints) -> ChainReport:
+    from sqlalchemy import select
+
+    from rag.records.checkpoints import key_id
+    from rag.records.tables import records
+
+    breaks: list[Break] = []
+    by_seq: dict[int, tuple[str, str]] = {}  # seq -> (record_id, stored hash)
+    with db.read() as conn:
+        rows = conn.execute(select(records).order_by(records.c.seq)).all()
+    stored_hashes = {row.hash: row.seq for row in rows}
+    previous_hash, previous_seq = GENESIS, 0
+    for row in rows:
+        by_seq[row.seq] = (row.record_id, row.hash)
+        recomputed = record_hash(row.record_id, row.kind, row.at, row.user_name, row.subject, row.body, row.prev_hash)
+        if recomputed != row.hash:
+            breaks.append(Break(row.seq, row.record_id, "was edited: its content no longer matches its hash"))
+        elif row.prev_hash != previous_hash:
+            breaks.append(_link_break(row, previous_seq, stored_hashes))
+        elif row.seq != previous_seq + 1:
+            breaks.append(Break(previous_seq + 1, "", f"is missing: seq {previous_seq} is followed by {row.seq}"))
+        previous_hash, previous_seq = row.hash, row.seq
+
+    trusted = checkpoints.trusted_public_key()
+    signed = []
+    for cp in checkpoints.read():
+        if not cp.signed:
+            what = "no key to check it with (set audit_public_key)" if trusted is None else "a bad signature"
+            breaks.append(Break(max(cp.seq, 0), "", f"checkpoint line {cp.line} of {checkpoints.path} has {what}"))
+            continue
+        signed.append(cp)
+        held = by_seq.get(cp.seq)
+        if held is None:
+            where = ("was removed from the end of the chain" if cp.seq > previous_seq else "was deleted")
+            breaks.append(Break(cp.seq, "", f"{where}: the checkpoint signed at {cp.at} names it (hash {cp.hash[:12]}…)"))
+        elif held[1] != cp.hash:
+            breaks.append(Break(cp.seq, held[0], f"differs from the checkpoint signed at {cp.at}: the chain from here "
+                                                 "was rewritten"))
+    if rows and not signed and trusted is not None:
+        breaks.append(Break(rows[0].seq, rows[0].record_id, f"no signed checkpoint covers the chain ({checkpoints.path})"))
+    last_signed = max((cp.seq for cp in signed), default=0)
+    first = {}
+    for b in sorted(breaks, key=lambda b: b.seq):
+        first.setdefault(b.seq, b)  # one break per record: the chain's own finding before a checkpoint's
+    return ChainReport(len(rows), previous_seq, previous_hash, len(signed),
+                       sum(1 for row in rows if row.seq > last_signed), key_id(trusted) if trusted else "",
+                       tuple(first.values()))
+
+
+def _link_break(row, previous_seq: int, stored_hashes: dict[str, int]) -> Break:
+    """A record whose prev_hash is not its predecessor's: reordered when that hash sits elsewhere, else a gap."""
+    elsewhere = stored_hashes.get(row.prev_hash)
+    if elsewhere is not None:
+        return Break(row.seq, row.record_id, f"is out of order: the record it follows is at seq {elsewhere}")
+    if row.seq != previous_seq + 1:
+        return Break(previous_seq + 1, "", f"is missing: seq {previous_seq} is followed by {row.seq}")
+    return Break(row.seq, row.record_id, "follows a record that was deleted or replaced")
