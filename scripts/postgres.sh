@@ -14,7 +14,7 @@ if [ "$(id -u)" = 0 ]; then
     cluster=main
     pg_createcluster "$version" "$cluster" >/dev/null
   fi
-  pg_ctlcluster "$version" "$cluster" start 2>/dev/null || pg_ctlcluster "$version" "$cluster" status >/dev/null
+  pg_ctlcluster "$version" "$cluster" start >/dev/null 2>&1 || pg_ctlcluster "$version" "$cluster" status >/dev/null
   runuser -u postgres -- psql -qtAc "DO \$\$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'regcite')
     THEN CREATE ROLE regcite LOGIN CREATEDB PASSWORD 'regcite'; END IF; END\$\$;" >/dev/null
 fi
