@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 # subcommand -> (module under regcite/, one-line help); modules import their layer only when run
@@ -16,6 +17,9 @@ COMMANDS = {
     "ui": ("ui_cmd", "start the Streamlit app"),
     "eval": ("eval_cmd", "check, run and compare evaluation sets; run the ObliQA benchmark"),
     "tune-embedder": ("tune_cmd", "fine-tune the embedder on question sets (writes a local model folder)"),
+    "users": ("users_cmd", "add, list and disable the users who ask, review and administer"),
+    "review": ("review_cmd", "the review queue: list, show and decide recorded answers; export and statistics"),
+    "audit": ("audit_cmd", "verify the records' hash chain, export records for auditors, print the public key"),
 }
 
 
@@ -26,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", help="TOML settings file (default: $REGCITE_CONFIG)")
     parser.add_argument("--data-dir", help="where the index lives (default: $REGCITE_DATA_DIR or ~/.local/share/regcite)")
+    parser.add_argument("--user", default=os.environ.get("REGCITE_USER") or None, metavar="NAME",
+                        help="who acts, once users exist (default: $REGCITE_USER); the password comes from "
+                             "$REGCITE_PASSWORD, the terminal, or one line of stdin")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():

@@ -1,17 +1,23 @@
-"""`regcite ask`: streamed text then references, pages, verdicts, backend, model and timings; --json is the Answer."""
+"""`regcite ask`: streamed text then references, pages, verdicts, backend, model and timings; --json is the Answer;
+every answer shown is recorded, as the local user or the one logged in."""
 from __future__ import annotations
 
 import argparse
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
 import rag.pipeline
 from rag.answer import answer_question
 from rag.config import load_settings
+from rag.errors import AuthError
 from rag.llm import make_backend
+from rag.records.answers import load_answer
+from rag.records.book import open_book
+from rag.records.users import LOCAL_USER, Role, add_user
 from rag.verify import Verifier
 from regcite import ask_cmd
 from tests.rag.answer_fixtures import LexicalRetriever
@@ -24,23 +30,32 @@ class FixturePipeline:
 
     def __init__(self, settings, retriever):
         self.settings, self.retriever = settings, retriever
+        self.backend, self.index = make_backend(settings), SimpleNamespace(generation=1)
 
     def answer(self, question, filters, on_token=None):
-        return answer_question(question, self.retriever, make_backend(self.settings), Verifier(), self.settings,
-                               filters, on_token)
+        return answer_question(question, self.retriever, self.backend, Verifier(), self.settings, filters, on_token)
 
 
 def _run(argv, settings, monkeypatch, retriever=None):
     retriever = retriever or LexicalRetriever()
     monkeypatch.setattr(rag.pipeline, "open_pipeline", lambda s: FixturePipeline(s, retriever))
     parser = argparse.ArgumentParser()
+    parser.add_argument("--user")  # the global option of regcite.cli
     ask_cmd.add_arguments("ask", parser)
     return ask_cmd.run("ask", parser.parse_args(argv), settings), retriever
 
 
 @pytest.fixture
 def settings(tmp_path):
-    return load_settings(env={}, overrides={"data_dir": tmp_path / "data"})
+    return load_settings(env={}, overrides={"data_dir": tmp_path / "data",
+                                            "audit_key_file": str(tmp_path / "keys" / "audit.key")})
+
+
+@pytest.fixture
+def book(settings):
+    opened = open_book(settings)
+    yield opened
+    opened.db.dispose()
 
 
 def test_ask_prints_answer_references_pages_verdicts_backend_and_timings(settings, monkeypatch, capsys):
@@ -61,6 +76,36 @@ def test_ask_json_is_the_full_answer(settings, monkeypatch, capsys):
     assert citation["verdict"] == "supported" and data["citations"][0] == citation
     assert (data["hits"][0]["rank"], data["hits"][0]["kind"], data["hits"][0]["clause_id"]) == (
         1, "regulation", citation["clause_id"])
+
+
+def test_ask_records_the_answer_it_shows_as_the_local_user(settings, book, monkeypatch, capsys):
+    code, _ = _run([REG_B_Q], settings, monkeypatch)
+    last = capsys.readouterr().out.rstrip().splitlines()[-1]
+    assert code == 0 and last.startswith("recorded as answer ") and last.endswith(" by local")
+    recorded = load_answer(book, last.split()[3])
+    assert (recorded.user, recorded.entry, recorded.question) == ("local", "cli", REG_B_Q)
+    assert recorded.cited[0].reference == "12 CFR 1002.9(a)(1)(iii)" and "30 days" in recorded.cited[0].text
+
+
+def test_ask_as_a_user_records_their_name_and_json_says_it(settings, book, monkeypatch, capsys):
+    ada = add_user(book, "ada", Role.ADMIN, "correct horse battery", by=LOCAL_USER)
+    add_user(book, "ann", Role.ASKER, "ann's long password", by=ada)
+    monkeypatch.setenv("REGCITE_PASSWORD", "ann's long password")
+    code, _ = _run([REG_B_Q, "--json", "--user", "ann"], settings, monkeypatch)
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["user"] == "ann" and load_answer(book, data["answer_id"]).user == "ann"
+    assert data["citations"][0]["reference"] == "12 CFR 1002.9(a)(1)(iii)"
+
+
+def test_ask_refuses_an_anonymous_or_wrong_login_before_answering(settings, book, monkeypatch):
+    add_user(book, "ada", Role.ADMIN, "correct horse battery", by=LOCAL_USER)
+    with pytest.raises(AuthError, match="--user NAME"):
+        _run([REG_B_Q], settings, monkeypatch)
+    monkeypatch.setenv("REGCITE_PASSWORD", "not the password")
+    retriever = LexicalRetriever()
+    with pytest.raises(AuthError, match="wrong user name or password"):
+        _run([REG_B_Q, "--user", "ada"], settings, monkeypatch, retriever)
+    assert retriever.calls == []
 
 
 def test_ask_filters_reach_the_retriever(settings, monkeypatch, capsys):
