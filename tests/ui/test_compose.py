@@ -36,7 +36,7 @@ def config() -> dict:
 
 def test_compose_file_is_valid_and_has_the_three_services(config):
     assert set(config["services"]) == {"app", "ingest", "vllm"}
-    assert set(config["volumes"]) == {"regcite-data", "model-cache"}
+    assert set(config["volumes"]) == {"regcite-data", "regcite-keys", "model-cache"}
 
 
 def test_vllm_serves_qwen_with_prefix_caching_on_a_gpu(config):
