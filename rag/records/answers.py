@@ -79,14 +79,17 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def answer_body(answer: Answer, filters: Filters, *, entry: str, generation: int, profile: str) -> dict:
-    """The record of an answer: everything needed to show it again, and the hashes that tie it to the index."""
-    by_id = {h.clause.clause_id: h for h in answer.hits}
-    cited_ids = list(dict.fromkeys(c.clause_id for c in answer.citations))
+def answer_body(answer: Answer, filters: Filters, *, entry: str, generation: int, profile: str,
+                index=None) -> dict:
+    """The record of an answer: everything needed to show it again, and the hashes that tie it to the index.
+    A cited clause comes from the retrieved hits, else from `index` (the snapshot that answered)."""
+    by_id = {h.clause.clause_id: (h.clause, h.document) for h in answer.hits}
     cited = []
-    for clause_id in cited_ids:
-        hit = by_id[clause_id]  # citations are made from retrieved clauses only
-        c, d = hit.clause, hit.document
+    for clause_id in dict.fromkeys(c.clause_id for c in answer.citations):
+        if clause_id not in by_id and index is not None:
+            clause = index.clause(clause_id)
+            by_id[clause_id] = (clause, index.document_of(clause))
+        c, d = by_id[clause_id]
         cited.append({"clause_id": c.clause_id, "version_id": d.version_id, "doc_id": d.doc_id,
                       "reference": c.reference, "document_title": d.title, "text": c.text,
                       "page_span": {"first": c.page_span.first, "last": c.page_span.last},
@@ -109,13 +112,13 @@ def answer_body(answer: Answer, filters: Filters, *, entry: str, generation: int
 
 
 def record_answer(book, user: User, answer: Answer, filters: Filters, *, entry: str, generation: int,
-                  profile: str = "") -> AnswerRecord:
+                  profile: str = "", index=None) -> AnswerRecord:
     """Append the answer to the chain (and to the queue's index of answers); the record names the user."""
     from sqlalchemy import insert
 
     from rag.records.tables import answers
 
-    body = answer_body(answer, filters, entry=entry, generation=generation, profile=profile)
+    body = answer_body(answer, filters, entry=entry, generation=generation, profile=profile, index=index)
 
     def index_row(conn, record: Record):
         view = answer_from_record(record)
@@ -134,7 +137,7 @@ def ask_and_record(pipeline, book, user: User, question: str, filters: Filters, 
     answer = pipeline.answer(question, filters, on_token)
     profile = getattr(getattr(pipeline.backend, "profile", None), "name", "") or pipeline.settings.llm_profile
     return record_answer(book, user, answer, filters, entry=entry, generation=pipeline.index.generation,
-                         profile=profile)
+                         profile=profile, index=pipeline.index)
 
 
 def load_answer(book, answer_id: str) -> AnswerRecord:

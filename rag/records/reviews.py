@@ -104,14 +104,11 @@ def decide(book, reviewer: User, answer_id: str, outcome: Outcome, citations: li
     if answer.user == reviewer.name and not reviewer.local:
         raise ReviewError(f"{reviewer.name} asked this question: another reviewer must review it")
     _check_rulings(answer, citations, outcome)
-    holder = claim_of(book, answer_id)
-    if holder is not None and holder.reviewer != reviewer.name:
-        raise ReviewError(f"{holder.reviewer} is reviewing this answer (claimed until {holder.until}); "
-                          "wait for them or for the claim to lapse")
     body = {"answer_id": answer_id, "outcome": outcome.value, "comment": comment.strip(),
             "citations": [_ruling_to_dict(c) for c in citations]}
 
     def index_row(conn, record: Record):
+        _refuse_if_claimed_by_another(conn, answer_id, reviewer)  # inside the write: no claim slips in between
         conn.execute(insert(decisions).values(decision_id=record.record_id, answer_id=answer_id, seq=record.seq,
                                               reviewer=reviewer.name, decided_at=record.at, outcome=outcome.value))
         state = state_of(_decisions_in(conn, answer_id), book.reviews_required)
@@ -120,6 +117,18 @@ def decide(book, reviewer: User, answer_id: str, outcome: Outcome, citations: li
 
     record = append(book.db, book.checkpoints, Kind.DECISION, reviewer.name, body, subject=answer_id, also=index_row)
     return decision_from_record(record)
+
+
+def _refuse_if_claimed_by_another(conn, answer_id: str, reviewer: User) -> None:
+    from sqlalchemy import select
+
+    from rag.records.tables import claims
+
+    row = conn.execute(select(claims).where(claims.c.answer_id == answer_id, claims.c.until >= utc_now(),
+                                            claims.c.reviewer != reviewer.name)).first()
+    if row is not None:
+        raise ReviewError(f"{row.reviewer} is reviewing this answer (claimed until {row.until}); "
+                          "wait for them or for the claim to lapse")
 
 
 def _check_rulings(answer: AnswerRecord, citations: list[CitationDecision], outcome: Outcome) -> None:

@@ -41,21 +41,22 @@ def verify_chain(db: RecordsDB, checkpoints: Checkpoints) -> ChainReport:
     from rag.records.tables import records
 
     breaks: list[Break] = []
-    by_seq: dict[int, tuple[str, str]] = {}  # seq -> (record_id, stored hash)
-    with db.read() as conn:
-        rows = conn.execute(select(records).order_by(records.c.seq)).all()
-    stored_hashes = {row.hash: row.seq for row in rows}
-    previous_hash, previous_seq = GENESIS, 0
-    for row in rows:
-        by_seq[row.seq] = (row.record_id, row.hash)
-        recomputed = record_hash(row.record_id, row.kind, row.at, row.user_name, row.subject, row.body, row.prev_hash)
-        if recomputed != row.hash:
-            breaks.append(Break(row.seq, row.record_id, "was edited: its content no longer matches its hash"))
-        elif row.prev_hash != previous_hash:
-            breaks.append(_link_break(row, previous_seq, stored_hashes))
-        elif row.seq != previous_seq + 1:
-            breaks.append(Break(previous_seq + 1, "", f"is missing: seq {previous_seq} is followed by {row.seq}"))
-        previous_hash, previous_seq = row.hash, row.seq
+    with db.read() as conn:  # the hashes first (small), then the bodies streamed: a long chain never sits in memory
+        by_seq = {r.seq: (r.record_id, r.hash) for r in conn.execute(
+            select(records.c.seq, records.c.record_id, records.c.hash))}
+        stored_hashes = {h: seq for seq, (_, h) in by_seq.items()}
+        previous_hash, previous_seq = GENESIS, 0
+        for row in conn.execute(select(records).order_by(records.c.seq)).yield_per(1000):
+            recomputed = record_hash(row.record_id, row.kind, row.at, row.user_name, row.subject, row.body,
+                                     row.prev_hash)
+            if recomputed != row.hash:
+                breaks.append(Break(row.seq, row.record_id, "was edited: its content no longer matches its hash"))
+            elif row.prev_hash != previous_hash:
+                breaks.append(_link_break(row, previous_seq, stored_hashes))
+            elif row.seq != previous_seq + 1:
+                breaks.append(Break(previous_seq + 1, "", f"is missing: seq {previous_seq} is followed by {row.seq}"))
+            previous_hash, previous_seq = row.hash, row.seq
+    first_seq = min(by_seq, default=0)
 
     trusted = checkpoints.trusted_public_key()
     signed = []
@@ -72,14 +73,15 @@ def verify_chain(db: RecordsDB, checkpoints: Checkpoints) -> ChainReport:
         elif held[1] != cp.hash:
             breaks.append(Break(cp.seq, held[0], f"differs from the checkpoint signed at {cp.at}: the chain from here "
                                                  "was rewritten"))
-    if rows and not signed and trusted is not None:
-        breaks.append(Break(rows[0].seq, rows[0].record_id, f"no signed checkpoint covers the chain ({checkpoints.path})"))
+    if by_seq and not signed and trusted is not None:
+        breaks.append(Break(first_seq, by_seq[first_seq][0],
+                            f"no signed checkpoint covers the chain ({checkpoints.path})"))
     last_signed = max((cp.seq for cp in signed), default=0)
     first = {}
     for b in sorted(breaks, key=lambda b: b.seq):
         first.setdefault(b.seq, b)  # one break per record: the chain's own finding before a checkpoint's
-    return ChainReport(len(rows), previous_seq, previous_hash, len(signed),
-                       sum(1 for row in rows if row.seq > last_signed), key_id(trusted) if trusted else "",
+    return ChainReport(len(by_seq), previous_seq, previous_hash, len(signed),
+                       sum(1 for seq in by_seq if seq > last_signed), key_id(trusted) if trusted else "",
                        tuple(first.values()))
 
 
