@@ -10,15 +10,33 @@ if _ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
+from rag.errors import RegciteError  # noqa: E402
+from ui import auth, resources  # noqa: E402
+
 st.set_page_config(page_title="regcite", page_icon=":material/gavel:", layout="wide")
 st.html(_HERE / "static" / "app.css")
 with st.sidebar:
     st.markdown("### :material/gavel: regcite")
     st.caption("Compliance answers with verified clause citations")
+
+settings = resources.settings()
+try:
+    user = auth.current_user(settings)
+except RegciteError as e:  # the records database cannot be opened: nothing may be answered unrecorded
+    st.error(str(e), icon=":material/error:")
+    st.stop()
+if user is None:
+    auth.login_form(settings)
+    st.stop()
+auth.sidebar(user)
+# Review is registered for everyone, so its URL answers an asker with a refusal, but listed only for reviewers.
 st.navigation(
     [
         st.Page(_HERE / "views" / "ask.py", title="Ask", icon=":material/forum:", default=True),
+        st.Page(_HERE / "views" / "history.py", title="History", icon=":material/history:"),
         st.Page(_HERE / "views" / "library.py", title="Library", icon=":material/library_books:"),
+        st.Page(_HERE / "views" / "review.py", title="Review", icon=":material/fact_check:",
+                visibility="visible" if user.role.reviews else "hidden"),
     ],
     position="top",
 ).run()

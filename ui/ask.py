@@ -7,9 +7,11 @@ import streamlit as st
 
 from rag.errors import RegciteError
 from rag.types import Answer, Filters, Kind
-from ui import render, resources
+from ui import auth, history, render, resources
+from ui.review_status import status_md
 
-TURNS = "ask_turns"
+TURNS = "ask_turns"  # the Answers shown, in order
+RECORDED = "ask_recorded"  # the answer_id each was recorded under, turn by turn
 
 
 # Far enough back for any indexed instrument and ahead for any announced one (Streamlit's default is ±10 years).
@@ -62,6 +64,7 @@ def _sidebar_status(settings, index) -> None:
         st.sidebar.warning(f"A newer index could not be opened; serving the previous one. {render.md_escape(error)}")
     if st.sidebar.button("New conversation", icon=":material/add_comment:", width="stretch"):
         st.session_state[TURNS] = []
+        st.session_state[RECORDED] = []
 
 
 def _page_image(card: render.Card, clause, document, turn: int) -> None:
@@ -121,9 +124,11 @@ def _card(card: render.Card, index, settings, turn: int) -> None:
                 _source(card, index, settings, turn)
 
 
-def show_answer(answer: Answer, turn: int, index, settings) -> None:
-    if answer.as_of:
-        st.markdown(render.as_of_md(answer))
+def show_answer(answer: Answer, turn: int, index, settings, status: str = "") -> None:
+    """One answer with its citation cards; status: its review status badges, read from the record book."""
+    heading = " ".join(part for part in (render.as_of_md(answer), status) if part)
+    if heading:
+        st.markdown(heading)
     banner = render.banner_of(answer)
     if banner:
         level, message = banner
@@ -161,6 +166,7 @@ def page() -> None:
     filters = _filters(index)
     _sidebar_status(settings, index)
     turns: list[Answer] = st.session_state.setdefault(TURNS, [])
+    recorded: list[str] = st.session_state.setdefault(RECORDED, [])
 
     st.markdown("## Ask")
     st.caption("Answers come only from the indexed documents. Every sentence cites a clause; each citation is checked.")
@@ -168,11 +174,11 @@ def page() -> None:
         st.info("No documents are indexed yet. Add regulations on the Library page, or run `regcite ingest PATH`.",
                 icon=":material/info:")
 
-    for turn, answer in enumerate(turns):
+    for turn, (answer, answer_id) in enumerate(zip(turns, recorded)):
         with st.chat_message("user"):
             st.markdown(render.md_escape(answer.question))
         with st.chat_message("assistant"):
-            show_answer(answer, turn, index, settings)
+            show_answer(answer, turn, index, settings, status_md(history.review_status(settings, index, answer_id)))
 
     question = st.chat_input("Ask about the indexed regulations…", disabled=index is None)
     if index is not None:
@@ -191,11 +197,14 @@ def page() -> None:
 
         try:
             with st.spinner("Searching the clauses and composing the answer…"):
-                answer = resources.answer(settings, question, filters, on_token=on_token)
-        except RegciteError as e:
+                answer, record = resources.ask_and_record(settings, auth.current_user(settings), question, filters,
+                                                          on_token=on_token)
+        except RegciteError as e:  # unanswered or unrecorded: either way nothing is shown
             stream.empty()
             st.error(str(e), icon=":material/error:")
             return
         stream.empty()
-        show_answer(answer, len(turns), index, settings)
+        show_answer(answer, len(turns), index, settings,
+                    status_md(history.review_status(settings, index, record.answer_id)))
     turns.append(answer)
+    recorded.append(record.answer_id)

@@ -86,6 +86,11 @@ def highlight(text: str, mask: list[bool], colour: str = "orange") -> str:
     return re.sub(r" {2,}", " ", "".join(out)).strip()
 
 
+def supported_md(text: str, sentences: list[str], colour: str = "orange") -> str:
+    """A cited clause's text, escaped, with the words the citing sentences share highlighted (as on a card)."""
+    return highlight(text, support_mask(text, " ".join(sentences)), colour)
+
+
 def effective_label(start: date | None, end: date | None, today: date) -> str:
     """A version's dates as a card names them; end is exclusive (the next version's effective date)."""
     if start is None:

@@ -1,4 +1,5 @@
-"""Shared, cached resources of the app: settings, the index snapshot, and the pipeline (rag.pipeline) over it."""
+"""Shared, cached resources of the app: settings, the index snapshot, the pipeline (rag.pipeline) over it, and the
+record book (rag.records) every answer shown is recorded in."""
 from __future__ import annotations
 
 import logging
@@ -10,7 +11,7 @@ import streamlit as st
 from rag.config import Settings, load_settings
 from rag.errors import IndexMissing, RegciteError
 from rag.store import committed_generation, file_sha256
-from rag.types import Answer, Filters
+from rag.types import Answer, Filters, Hit
 
 log = logging.getLogger(__name__)
 
@@ -105,13 +106,74 @@ def warm_up(settings: Settings, idx) -> None:
         log.warning("warm-up skipped: %s", e)
 
 
-def answer(settings: Settings, question: str, filters: Filters = Filters(), on_token=None) -> Answer:
-    """The rag core's answer over the snapshot being served; raises IndexMissing before the first ingest."""
+def _served_pipeline(settings: Settings):
     idx = index(settings)
     if idx is None:
         raise IndexMissing(f"no index at {settings.index_dir} yet: add documents on the Library page")
-    pipeline = _pipeline(str(settings.data_dir), idx.generation, settings.embed_model, idx, settings)
-    return pipeline.answer(question, filters, on_token)
+    return _pipeline(str(settings.data_dir), idx.generation, settings.embed_model, idx, settings)
+
+
+def answer(settings: Settings, question: str, filters: Filters = Filters(), on_token=None) -> Answer:
+    """The rag core's answer over the snapshot being served; raises IndexMissing before the first ingest."""
+    return _served_pipeline(settings).answer(question, filters, on_token)
+
+
+def search(settings: Settings, query: str, filters: Filters = Filters(), k: int = 8) -> list[Hit]:
+    """Clauses for a query over the snapshot being served (the reviewer's search for the right clause)."""
+    return _served_pipeline(settings).search(query, filters, k)
+
+
+@st.cache_resource(show_spinner=False)
+def _book(records_url: str, key_path: str, checkpoints_path: str, public_key: str, reviews_required: int,
+          claim_minutes: int, _settings: Settings):
+    from rag.records.book import open_book
+
+    return open_book(_settings)
+
+
+def book(settings: Settings):
+    """The record book these settings name, opened (and migrated) once per server process."""
+    return _book(settings.records_url, str(settings.audit_key_path), str(settings.audit_checkpoints_path),
+                 settings.audit_public_key, settings.reviews_required, settings.claim_minutes, settings)
+
+
+class _Keeping:
+    """The served pipeline as rag.records.answers.ask_and_record uses it, keeping the Answer it gave: the page shows
+    the Answer's reasoning and timings, which the record leaves out."""
+
+    def __init__(self, pipeline):
+        self._pipeline = pipeline
+        self.kept: Answer | None = None
+
+    def __getattr__(self, name: str):
+        return getattr(self._pipeline, name)
+
+    def answer(self, question: str, filters: Filters = Filters(), on_token=None) -> Answer:
+        self.kept = self._pipeline.answer(question, filters, on_token)
+        return self.kept
+
+
+def ask_and_record(settings: Settings, user, question: str, filters: Filters = Filters(), on_token=None):
+    """Answer over the served snapshot and record the answer as `user` asked it (entry "app"), so every answer the
+    app shows is in the record book: (the Answer to show, its AnswerRecord). Raises IndexMissing before an ingest,
+    RecordsUnavailable when the records database cannot be written (then nothing is shown)."""
+    from rag.records.answers import ask_and_record as record
+
+    answering = _Keeping(_served_pipeline(settings))
+    recorded = record(answering, book(settings), user, question, filters, on_token, entry="app")
+    return answering.kept, recorded
+
+
+@st.cache_data(max_entries=4096, show_spinner=False)
+def _recorded(records_url: str, answer_id: str, _book):
+    from rag.records.answers import load_answer
+
+    return load_answer(_book, answer_id)
+
+
+def recorded_answer(settings: Settings, answer_id: str):
+    """An AnswerRecord by id (ReviewError when there is none): records never change, so it is read once."""
+    return _recorded(settings.records_url, answer_id, book(settings))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

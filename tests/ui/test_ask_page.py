@@ -6,10 +6,24 @@ from datetime import date
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from rag.types import Filters
 from tests.ui.conftest import REAL_WARM_UP, ROOT, abstained_answer, build_index, regb_answer
 from ui import render
 
 APP = str(ROOT / "ui" / "app.py")
+
+
+@pytest.fixture(autouse=True)
+def audit_key(tmp_path, monkeypatch):
+    """Every answer shown is recorded; the chain's signing key stays in the test's folder."""
+    monkeypatch.setenv("REGCITE_AUDIT_KEY_FILE", str(tmp_path / "keys" / "audit.key"))
+
+
+def _answers(monkeypatch, fake) -> None:
+    """The served pipeline answers with fake(settings, question, filters, on_token); the page records it as ever."""
+    monkeypatch.setattr("rag.pipeline.Pipeline.answer",
+                        lambda self, question, filters=Filters(), on_token=None: fake(self.settings, question, filters,
+                                                                                       on_token))
 
 
 def _ask(question: str) -> AppTest:
@@ -34,7 +48,7 @@ def test_question_renders_answer_and_citation_cards_with_references(app_env, mon
         on_token("A creditor must notify")
         return answer
 
-    monkeypatch.setattr("ui.resources.answer", fake_answer)
+    _answers(monkeypatch, fake_answer)
     at = _ask(answer.question)
 
     assert not at.exception
@@ -60,7 +74,7 @@ def test_question_renders_answer_and_citation_cards_with_references(app_env, mon
 
 def test_open_source_shows_clause_in_context_and_marked_page(app_env, monkeypatch):
     docs = build_index(app_env)
-    monkeypatch.setattr("ui.resources.answer", lambda *a, **k: regb_answer(docs))
+    _answers(monkeypatch, lambda *a, **k: regb_answer(docs))
     at = _ask("adverse action on an existing account")
 
     body = _text(at)
@@ -76,7 +90,7 @@ def test_open_source_shows_clause_in_context_and_marked_page(app_env, monkeypatc
 
 def test_abstention_shows_banner_and_no_cards(app_env, monkeypatch):
     build_index(app_env)
-    monkeypatch.setattr("ui.resources.answer", lambda s, q, f, on_token=None: abstained_answer(q))
+    _answers(monkeypatch, lambda s, q, f, on_token=None: abstained_answer(q))
     at = _ask("证券公司的净资本不得低于多少？")
 
     assert not at.exception
@@ -92,7 +106,7 @@ def test_filters_reach_the_answerer(app_env, monkeypatch):
         seen["filters"] = filters
         return regb_answer(docs)
 
-    monkeypatch.setattr("ui.resources.answer", fake_answer)
+    _answers(monkeypatch, fake_answer)
     at = AppTest.from_file(APP, default_timeout=60).run()
     at.multiselect(key="f_docs").set_value(["12 CFR 1002"])
     at.multiselect(key="f_jur").set_value(["US"])
@@ -116,7 +130,7 @@ def test_fallback_banner_reasoning_fold_and_markdown_download(app_env, monkeypat
     docs = build_index(app_env)
     answer = replace(regb_answer(docs), backend="extractive", model="",
                      fallback_reason="openai backend unavailable (connection refused)")
-    monkeypatch.setattr("ui.resources.answer", lambda *a, **k: answer)
+    _answers(monkeypatch, lambda *a, **k: answer)
     at = _ask(answer.question)
 
     assert not at.exception
@@ -133,7 +147,7 @@ def test_fallback_banner_reasoning_fold_and_markdown_download(app_env, monkeypat
 
 def test_meta_line_names_backend_model_and_latency_by_stage(app_env, monkeypatch):
     docs = build_index(app_env)
-    monkeypatch.setattr("ui.resources.answer", lambda *a, **k: regb_answer(docs))
+    _answers(monkeypatch, lambda *a, **k: regb_answer(docs))
     at = _ask("q")
     line = next(c.value for c in at.caption if ":material/timer:" in c.value)
     assert line == (":material/memory: openai · Qwen2\\.5\\-7B\\-Instruct · :material/timer: 1.25 s "
@@ -142,7 +156,7 @@ def test_meta_line_names_backend_model_and_latency_by_stage(app_env, monkeypatch
 
 def test_each_turn_has_its_own_card_anchors(app_env, monkeypatch):
     docs = build_index(app_env)
-    monkeypatch.setattr("ui.resources.answer", lambda *a, **k: regb_answer(docs))
+    _answers(monkeypatch, lambda *a, **k: regb_answer(docs))
     at = _ask("first")
     at.chat_input[0].set_value("second").run()
     assert [s.proto.anchor for s in at.subheader] == ["cite-1-1", "cite-1-2", "cite-2-1", "cite-2-2"]

@@ -1,0 +1,4 @@
+"""Review page script, registered by ui/app.py with st.navigation."""
+from ui import review
+
+review.page()
