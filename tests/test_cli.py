@@ -119,4 +119,5 @@ def test_help_loads_no_heavy_library_and_lists_the_commands():
     command = [str(script), "--help"] if script.exists() else [sys.executable, "-m", "regcite.cli", "--help"]
     out = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0
-    assert all(name in out.stdout for name in ("ingest", "docs", "search", "ask", "ui", "eval", "tune-embedder"))
+    assert all(name in out.stdout for name in ("ingest", "docs", "search", "ask", "ui", "eval", "tune-embedder",
+                                               "users", "review", "audit", "--user NAME"))
