@@ -139,7 +139,8 @@ def _show(args, settings, book, reviewer) -> int:
     if args.json:
         print(json.dumps(view, ensure_ascii=False, indent=2))
         return 0
-    print(f"answer {answer.answer_id} (record {answer.seq}{'' if view['intact'] else ', EDITED: run regcite audit verify'})")
+    edited = "" if view["intact"] else ", EDITED: run regcite audit verify"
+    print(f"answer {answer.answer_id} (record {answer.seq}{edited})")
     print(f"asked by {answer.user} at {answer.asked_at} ({answer.entry}); {view['state']}"
           + (f"; claimed by {held.reviewer} until {held.until}" if held else ""))
     as_of = answer.filters.as_of.isoformat() if answer.filters.as_of else "every version"
@@ -157,7 +158,8 @@ def _show(args, settings, book, reviewer) -> int:
             print(f"  ! {p}")
     print("decisions:" if decisions else "no decisions yet")
     for d in view["decisions"]:
-        print(f"  {d['decided_at'][:19]} {d['reviewer']}: {d['outcome']}" + (f" — {d['comment']}" if d["comment"] else ""))
+        print(f"  {d['decided_at'][:19]} {d['reviewer']}: {d['outcome']}"
+              + (f" — {d['comment']}" if d["comment"] else ""))
         for r in d["citations"]:
             why = r["reason"] or (f"-> {r['correction']['reference']} ({r['correction']['clause_id']})"
                                   if r["correction"] else "")
