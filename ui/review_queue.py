@@ -15,6 +15,7 @@ from ui import render, resources
 from ui.review_status import STATE_LABEL, ReviewStatus, claim_md, status_md, when
 
 OPEN_STATES = (State.PENDING, State.SECOND_REVIEW, State.DISPUTED)
+FIRST_DAY = date(2000, 1, 1)  # before any record (Streamlit's default would stop ten years back)
 
 
 def _filter(settings, index) -> QueueFilter:
@@ -27,8 +28,8 @@ def _filter(settings, index) -> QueueFilter:
     doc_id = top[0].selectbox("Document", sorted(titles, key=lambda k: titles[k].lower()), index=None,
                               format_func=lambda k: f"{titles[k]} ({k})", placeholder="All documents", key="q_doc")
     asker = top[1].selectbox("Asked by", askers, index=None, placeholder="Anyone", key="q_asker")
-    days = top[2].date_input("Asked between", value=(), format="YYYY-MM-DD", key="q_days",
-                             help="Both days included; pick one day twice for a single day")
+    days = top[2].date_input("Asked between", value=(), min_value=FIRST_DAY, format="YYYY-MM-DD", key="q_days",
+                             help="Days in UTC, as records keep time; both included, and one day alone is that day")
     bottom = st.columns([2, 5])
     backend = bottom[0].selectbox("Backend", BACKENDS, index=None, placeholder="Any backend", key="q_backend")
     states = bottom[1].multiselect("State", list(State), default=list(OPEN_STATES), key="q_states",
