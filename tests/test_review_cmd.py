@@ -142,6 +142,27 @@ def test_a_correction_by_reference_is_the_clause_of_the_answers_date_and_the_gol
     assert (result["gold"], result["as_of"], result["error"]) == (["12 CFR 900.2(a)"], AS_OF, "")
 
 
+@pytest.mark.parametrize("records_url", ["sqlite"], indirect=True)
+def test_two_reviews_their_history_and_agreement_when_two_are_required(people, monkeypatch):
+    monkeypatch.setenv("REGCITE_REVIEWS_REQUIRED", "2")
+    retention, notice = ask(people), ask(people, NOTICE_Q)
+    approve = ("--outcome", "approved", "--accept-all")
+    assert people.as_("rex", "review", "decide", retention, *approve)[1].rstrip().endswith("now second_review")
+    assert people.as_("rex", "review", "decide", notice, *approve)[0] == 0
+    assert people.as_("rosa", "review", "decide", retention, *approve)[1].rstrip().endswith("now approved")
+    code, out, _ = people.as_("rosa", "review", "decide", notice, "--outcome", "rejected", "--reject",
+                              "1:1:wrong_clause", "--comment", "not this section")
+    assert code == 0 and out.rstrip().endswith("now disputed")
+    code, out, _ = people.as_("ada", "review", "show", notice)
+    history = out[out.index("decisions:"):].splitlines()
+    assert code == 0 and " rex: approved" in history[1] and history[2].strip() == "1:1 accept"
+    assert history[3].endswith(" rosa: rejected — not this section") and history[4].strip() == "1:1 reject wrong_clause"
+    agreement = json.loads(people.as_("ada", "review", "stats", "--json")[1])["agreement"]
+    assert agreement == {"answers": 2, "citations": 2, "agreed_share": 0.5, "kappa": 0.0}
+    assert "2 answer(s) reviewed twice, 2 citation(s) both ruled on, 50% agreed, Cohen's kappa 0.00" in \
+        people.as_("ada", "review", "stats")[1]
+
+
 def test_review_list_refuses_a_date_that_is_not_one(people):
     code, _, err = people.as_("rex", "review", "list", "--since", "last week")
     assert code == 2 and "--since: 'last week' is not a day (YYYY-MM-DD)" in err
