@@ -1,4 +1,5 @@
-"""Who acts on the command line: --user (or REGCITE_USER) with a password, once users exist; else the local user."""
+"""Who acts on the command line (--user or REGCITE_USER with a password once users exist, else the local user), and
+the record book a command acts on."""
 from __future__ import annotations
 
 import contextlib

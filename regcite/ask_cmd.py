@@ -36,9 +36,9 @@ def run(name: str, args, settings) -> int:
     from rag.records.answers import ask_and_record
     from regcite.acting import acting_user, record_book
 
+    pipeline = KeepsAnswer(open_pipeline(settings))  # loads no model: IndexMissing comes before any record book
     with record_book(settings) as book:
         user = acting_user(args, settings, book)  # before answering: a refused login costs no answer
-        pipeline = KeepsAnswer(open_pipeline(settings))
         on_token = None if args.json else _stream_to(sys.stdout)
         record = ask_and_record(pipeline, book, user, args.question, filters, on_token, entry="cli")
     answer = pipeline.given
