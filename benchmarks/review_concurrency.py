@@ -8,7 +8,8 @@ the packaged embedder and users are added (an admin, the askers, the reviewers);
 - each reviewer lists the queue, claims one of its oldest unclaimed answers (a refusal because another reviewer
   holds it is a collision, which is fine), checks the claim is its own and the answer still undecided, and decides
   it (accept every citation and approve, or reject one with a reason); one claim in eight is released undecided;
-- one ingest process re-ingests a copy of a sample report with one changed line, so every pass commits the index.
+- one ingest process re-ingests a copy of a sample report with one changed line, so every pass commits the index;
+- one auditor runs verify_chain every few seconds on the live chain (reported, not an invariant: see `live_verify`).
 Afterwards every record a process reported is looked up: none may be missing or reported twice, no record may
 exist that no process reported, seq runs 1..N, the derived answers and decisions tables match the chain, no two
 claims on one answer overlap in time, no answer is decided twice, decide() never failed on a held claim, and
@@ -48,6 +49,7 @@ FINISH_GRACE_S = 600  # after the deadline: the last question, decision or inges
 MAX_MESSAGES = 20  # error texts kept per worker; all are counted
 RELEASE_EVERY = 8  # every 8th claim is released undecided: the answer goes back to the queue
 REJECT_EVERY = 3  # every 3rd decision rejects one citation with a reason
+AUDIT_EVERY_S = 5.0
 QUESTIONS = (
     "How long does a creditor have to notify an applicant after taking adverse action on an existing account?",
     "When must a controller notify a personal data breach to the supervisory authority?",
@@ -64,11 +66,14 @@ QUESTIONS = (
 
 @dataclass(frozen=True)
 class WorkerPlan:
-    role: str  # "asker", "reviewer" or "ingest"
-    name: str  # the user it acts as; the ingest acts as no user
+    role: str  # "asker", "reviewer", "ingest" or "auditor"
+    name: str  # the user it acts as; the ingest and the auditor act as no user
     number: int  # 0-based within its role: staggers the questions, seeds the choices
     settings: object  # rag.config.Settings, shared by every process of the run
     probe_dir: Path | None = None  # ingest only: where the changing copy of the report is written
+    # reviewer only: look at the answer's decisions before claiming it, as the app's review page does, instead of
+    # after the claim is held (the order that leaves no window for another reviewer's decision)
+    check_before_claim: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,8 @@ class WorkerResult:
     collisions: int = 0  # claims refused because another reviewer held the answer
     ingest_passes: int = 0
     ingest_commits: int = 0  # passes that made a new index generation current
+    verifications: int = 0  # auditor: verify_chain runs during the window
+    verifications_broken: int = 0  # ... that reported a break
     failures: tuple[str, ...] = ()  # invariants broken under its own eyes (decide refused on a held claim, ...)
     failure_count: int = 0
     errors: tuple[str, ...] = ()  # unexpected exceptions: a busy database, a deadlock, a lost connection
@@ -136,7 +143,8 @@ def worker_main(plan: WorkerPlan, messages, go, deadline) -> None:
         return deadline.value
 
     try:
-        result = {"asker": _asker, "reviewer": _reviewer, "ingest": _ingest}[plan.role](plan, start)
+        result = {"asker": _asker, "reviewer": _reviewer, "ingest": _ingest, "auditor": _auditor}[plan.role](
+            plan, start)
     except BaseException as e:  # a worker that dies still reports, so the run fails instead of hanging
         result = WorkerResult(plan.role, plan.name, errors=(f"fatal: {_exception(e)}\n{traceback.format_exc()}",),
                               error_count=1, finished_at=time.time())
@@ -212,6 +220,13 @@ def _reviewer(plan: WorkerPlan, start) -> WorkerResult:
             time.sleep(0.02)
             continue
         answer_id = rng.choice(waiting[:3]).answer_id  # the oldest few: reviewers race for the same answers
+        if plan.check_before_claim:
+            try:
+                if decisions_of(book, answer_id):
+                    continue
+            except Exception as e:
+                errors.add(f"decisions_of: {_exception(e)}")
+                continue
         t = time.perf_counter()
         try:
             claim(book, me, answer_id)
@@ -228,8 +243,9 @@ def _reviewer(plan: WorkerPlan, start) -> WorkerResult:
             holder = claim_of(book, answer_id)
             if holder is None or holder.reviewer != me.name:
                 failures.add(f"{me.name} claimed {answer_id} but claim_of names {holder.reviewer if holder else None}")
-            # Decided by someone else between our look at the queue and our claim: what the app shows on opening.
-            if decisions_of(book, answer_id):
+            # Decided by someone else between our look at the queue and our claim: with the claim held, no other
+            # decision can come in, so this look leaves no window.
+            if not plan.check_before_claim and decisions_of(book, answer_id):
                 held.append(Held(answer_id, me.name, claimed_at, time.time(), "already decided"))
                 release(book, me, answer_id)
                 continue
@@ -263,6 +279,8 @@ def _reviewer(plan: WorkerPlan, start) -> WorkerResult:
 
 
 def _release_quietly(book, me, answer_id: str, errors: _Log) -> None:
+    from rag.records.reviews import release
+
     try:
         release(book, me, answer_id)
     except Exception as e:
@@ -301,6 +319,31 @@ def _ingest(plan: WorkerPlan, start) -> WorkerResult:
                         error_count=errors.count, finished_at=time.time())
 
 
+def _auditor(plan: WorkerPlan, start) -> WorkerResult:
+    """verify_chain on the live chain every AUDIT_EVERY_S, as an auditor might while people work."""
+    from rag.records.book import open_book
+    from rag.records.verify_chain import verify_chain
+
+    book = open_book(plan.settings)
+    runs = broken = 0
+    breaks, errors = _Log(), _Log()
+    deadline = start()
+    while time.time() + AUDIT_EVERY_S < deadline:
+        time.sleep(AUDIT_EVERY_S)
+        try:
+            report = verify_chain(book.db, book.checkpoints)
+        except Exception as e:
+            errors.add(f"verify_chain: {_exception(e)}")
+            continue
+        runs += 1
+        if not report.holds:
+            broken += 1
+            breaks.add(f"{report.records} records read, {report.checkpoints} checkpoints: {report.breaks[0]}")
+    book.db.dispose()
+    return WorkerResult("auditor", "", verifications=runs, verifications_broken=broken, failures=tuple(breaks.kept),
+                        errors=tuple(errors.kept), error_count=errors.count, finished_at=time.time())
+
+
 # ---- the run (in the parent) ----
 
 def fresh_postgres_database(admin_url: str) -> tuple[str, object]:
@@ -330,7 +373,8 @@ def percentile(values, p: float) -> float | None:
 
 
 def run_backend(backend: str, *, seconds: float = 120, askers: int = 8, reviewers: int = 4, postgres_url: str = "",
-                work_dir: Path | None = None, keep: bool = False, log=print) -> dict:
+                work_dir: Path | None = None, keep: bool = False, check_before_claim: bool = False,
+                log=print) -> dict:
     """One run on one backend; returns its figures and every invariant checked (see the module docstring)."""
     from ingest.pipeline import ingest_paths
     from rag.config import load_settings
@@ -360,12 +404,13 @@ def run_backend(backend: str, *, seconds: float = 120, askers: int = 8, reviewer
         admin = User("admin", Role.ADMIN)
         add_user(book, admin.name, Role.ADMIN, PASSWORD, by=admin)
         plans = [WorkerPlan("asker", f"asker{i + 1}", i, settings) for i in range(askers)]
-        plans += [WorkerPlan("reviewer", f"reviewer{i + 1}", i, settings) for i in range(reviewers)]
+        plans += [WorkerPlan("reviewer", f"reviewer{i + 1}", i, settings, check_before_claim=check_before_claim)
+                  for i in range(reviewers)]
         for p in plans:
             add_user(book, p.name, Role(p.role), PASSWORD, by=admin)
         probe_dir = work / "probe"
         probe_dir.mkdir()
-        plans.append(WorkerPlan("ingest", "", 0, settings, probe_dir))
+        plans += [WorkerPlan("ingest", "", 0, settings, probe_dir), WorkerPlan("auditor", "", 0, settings)]
         results, window = _run_workers(plans, seconds, log)
         figures = check(book, results, users_added=1 + askers + reviewers)
         book.db.dispose()
@@ -378,9 +423,11 @@ def run_backend(backend: str, *, seconds: float = 120, askers: int = 8, reviewer
     decided = [ms for r in results for ms in r.decide_ms]
     claimed = [ms for r in results for ms in r.claim_ms]
     elapsed = max(r.finished_at for r in results) - window[0]
+    auditor = next(r for r in results if r.role == "auditor")
     return {
         "backend": backend, "seconds": round(elapsed, 1), "planned_seconds": seconds, "askers": askers,
-        "reviewers": reviewers, "answers": len(asked), "decisions": len(decided),
+        "reviewers": reviewers, "check_before_claim": check_before_claim, "answers": len(asked),
+        "decisions": len(decided),
         "answers_per_s": round(len(asked) / elapsed, 2), "decisions_per_s": round(len(decided) / elapsed, 2),
         "decide_ms": {"p50": percentile(decided, 50), "p95": percentile(decided, 95), "max": percentile(decided, 100)},
         "ask_ms": {"p50": percentile(asked, 50), "p95": percentile(asked, 95), "max": percentile(asked, 100)},
@@ -391,8 +438,12 @@ def run_backend(backend: str, *, seconds: float = 120, askers: int = 8, reviewer
         "ingest_passes": sum(r.ingest_passes for r in results),
         "ingest_commits": sum(r.ingest_commits for r in results),
         **figures,
+        # verify_chain while appends go on: not an invariant here, because it reports false breaks on a live chain
+        # (it reads the records before the checkpoints, so a record appended and signed in between looks cut off)
+        "live_verify": {"runs": auditor.verifications, "with_breaks": auditor.verifications_broken,
+                        "examples": list(auditor.failures)},
         "worker_errors": {r.name or r.role: list(r.errors) for r in results if r.errors},
-        "worker_failures": {r.name or r.role: list(r.failures) for r in results if r.failures},
+        "worker_failures": {r.name or r.role: list(r.failures) for r in results if r.failures and r.role != "auditor"},
     }
 
 
@@ -474,7 +525,8 @@ def check(book, results: list[WorkerResult], users_added: int) -> dict:
         "wrong_kind": len(wrong_kind), "seq_gaps": int(seqs != list(range(1, len(seqs) + 1))),
         "users_added_mismatch": int(kinds["user_added"] != users_added), "derived_tables_mismatch": int(index_mismatch),
         "double_claims": len(double_claims), "decided_twice": len(decided_twice),
-        "decide_failures": sum(r.failure_count for r in results), "errors": sum(r.error_count for r in results),
+        "decide_failures": sum(r.failure_count for r in results if r.role == "reviewer"),
+        "errors": sum(r.error_count for r in results),
         "chain_breaks": len(report.breaks) + int(not chain_holds and report.holds),
     }
     return {
@@ -528,7 +580,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reviewers", type=int, default=4)
     parser.add_argument("--postgres-url", default=os.environ.get("REGCITE_TEST_POSTGRES", ""),
                         help="admin URL that may CREATE DATABASE (default: $REGCITE_TEST_POSTGRES)")
-    parser.add_argument("--keep", action="store_true", help="keep each run's data directory")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep each run's data directory (a PostgreSQL database is dropped all the same)")
+    parser.add_argument("--check-before-claim", action="store_true",
+                        help="reviewers look at an answer's decisions before claiming it, as the app does, not after")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
@@ -542,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for backend in backends:
         run = run_backend(backend, seconds=args.seconds, askers=args.askers, reviewers=args.reviewers,
-                          postgres_url=args.postgres_url, keep=args.keep)
+                          postgres_url=args.postgres_url, keep=args.keep, check_before_claim=args.check_before_claim)
         runs.append(run)
         bad = {k: v for k, v in run["problems"].items() if v}
         print(f"{backend}: {run['records']:,} records, claims {run['claims_ended_by']}, "
@@ -550,6 +605,9 @@ def main(argv: list[str] | None = None) -> int:
         for who, texts in {**run["worker_failures"], **run["worker_errors"]}.items():
             for text in texts[:3]:
                 print(f"  {who}: {text.splitlines()[0]}")
+        live = run["live_verify"]
+        print(f"  verify_chain on the live chain: {live['with_breaks']} of {live['runs']} runs reported a break"
+              + (f", e.g. {live['examples'][0]}" if live["examples"] else ""))
     import sqlalchemy
 
     report = {
