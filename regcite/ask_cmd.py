@@ -33,15 +33,15 @@ def run(name: str, args, settings) -> int:
     filters = Filters(doc_ids=tuple(args.doc), jurisdictions=tuple(args.jurisdiction),
                       kinds=tuple(Kind(k) for k in args.kind), languages=tuple(args.lang), as_of=as_of_date(args.as_of))
     from rag.pipeline import open_pipeline
-    from rag.records.answers import ask_and_record
+    from rag.records.answers import record_shown
     from regcite.acting import acting_user, record_book
 
-    pipeline = KeepsAnswer(open_pipeline(settings))  # loads no model: IndexMissing comes before any record book
+    pipeline = open_pipeline(settings)  # loads no model: IndexMissing comes before any record book
     with record_book(settings) as book:
         user = acting_user(args, settings, book)  # before answering: a refused login costs no answer
         on_token = None if args.json else _stream_to(sys.stdout)
-        record = ask_and_record(pipeline, book, user, args.question, filters, on_token, entry="cli")
-    answer = pipeline.given
+        answer = pipeline.answer(args.question, filters, on_token)
+        record = record_shown(pipeline, book, user, answer, filters, entry="cli")
     if args.json:
         from rag.serialize import answer_to_dict
 
@@ -52,19 +52,6 @@ def run(name: str, args, settings) -> int:
         print(report(answer))
         print(f"recorded as answer {record.answer_id} by {record.user}")
     return 0
-
-
-class KeepsAnswer:
-    """A pipeline that keeps the Answer it gave: ask_and_record returns the record, and the report shows more of
-    the answer than the record holds (hits, as_of, the reasoning trace)."""
-
-    def __init__(self, pipeline):
-        self.pipeline, self.given = pipeline, None
-        self.settings, self.index, self.backend = pipeline.settings, pipeline.index, pipeline.backend
-
-    def answer(self, question, filters, on_token=None):
-        self.given = self.pipeline.answer(question, filters, on_token)
-        return self.given
 
 
 def as_of_date(text: str | None) -> date:

@@ -97,10 +97,10 @@ def test_the_public_key_printed_is_pinned_and_a_foreign_key_is_refused(log, monk
 
 
 @pytest.mark.parametrize("records_url", ["sqlite"], indirect=True)
-def test_verify_without_key_or_checkpoints_says_only_the_hashes_were_checked(log, monkeypatch, tmp_path):
+def test_verify_without_key_or_checkpoints_fails_since_hashes_alone_prove_nothing(log, monkeypatch, tmp_path):
     monkeypatch.setenv("REGCITE_AUDIT_KEY_FILE", str(tmp_path / "elsewhere" / "audit.key"))
     monkeypatch.setenv("REGCITE_AUDIT_CHECKPOINTS", str(tmp_path / "elsewhere" / "checkpoints.jsonl"))
     code, out, _ = log("audit", "verify")
-    assert code == 0 and "0 signed checkpoints" in out and "(key none); 7 record(s) after the last one" in out
-    assert out.splitlines()[-1].startswith("the chain's hashes hold, but no signed checkpoint was checked")
+    assert code == 1 and "0 signed checkpoints" in out and "(key none); 7 record(s) after the last one" in out
+    assert "cannot check the signed checkpoints" in out.splitlines()[-1]
     assert not (tmp_path / "elsewhere").exists()  # verifying creates no key

@@ -134,7 +134,11 @@ def record_answer(book, user: User, answer: Answer, filters: Filters, *, entry: 
 def ask_and_record(pipeline, book, user: User, question: str, filters: Filters, on_token=None, *,
                    entry: str) -> AnswerRecord:
     """What every entry point that shows an answer calls: answer through the pipeline, then record it."""
-    answer = pipeline.answer(question, filters, on_token)
+    return record_shown(pipeline, book, user, pipeline.answer(question, filters, on_token), filters, entry=entry)
+
+
+def record_shown(pipeline, book, user: User, answer: Answer, filters: Filters, *, entry: str) -> AnswerRecord:
+    """Record an answer the pipeline gave, for an entry point that shows more of the Answer than the record keeps."""
     profile = getattr(getattr(pipeline.backend, "profile", None), "name", "") or pipeline.settings.llm_profile
     return record_answer(book, user, answer, filters, entry=entry, generation=pipeline.index.generation,
                          profile=profile, index=pipeline.index)

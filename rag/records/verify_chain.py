@@ -60,10 +60,10 @@ def verify_chain(db: RecordsDB, checkpoints: Checkpoints) -> ChainReport:
 
     trusted = checkpoints.trusted_public_key()
     signed = []
-    for cp in checkpoints.read():
+    for cp in checkpoints.read() if trusted is not None else ():
         if not cp.signed:
-            what = "no key to check it with (set audit_public_key)" if trusted is None else "a bad signature"
-            breaks.append(Break(max(cp.seq, 0), "", f"checkpoint line {cp.line} of {checkpoints.path} has {what}"))
+            breaks.append(Break(max(cp.seq, 0), "", f"checkpoint line {cp.line} of {checkpoints.path} has a bad "
+                                                    "signature"))
             continue
         signed.append(cp)
         held = by_seq.get(cp.seq)
@@ -73,7 +73,11 @@ def verify_chain(db: RecordsDB, checkpoints: Checkpoints) -> ChainReport:
         elif held[1] != cp.hash:
             breaks.append(Break(cp.seq, held[0], f"differs from the checkpoint signed at {cp.at}: the chain from here "
                                                  "was rewritten"))
-    if by_seq and not signed and trusted is not None:
+    if by_seq and trusted is None:  # hashes alone prove nothing against someone who rewrote them all
+        breaks.append(Break(first_seq, by_seq[first_seq][0],
+                            f"cannot check the signed checkpoints: no signing key at {checkpoints.key_path} and no "
+                            "audit_public_key pinned (`regcite audit public-key` on the signing host prints it)"))
+    elif by_seq and not signed:
         breaks.append(Break(first_seq, by_seq[first_seq][0],
                             f"no signed checkpoint covers the chain ({checkpoints.path})"))
     last_signed = max((cp.seq for cp in signed), default=0)

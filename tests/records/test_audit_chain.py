@@ -102,3 +102,11 @@ def test_a_checkpoint_the_forger_wrote_has_a_bad_signature(log):
     log.checkpoints.path.write_text("\n".join(lines[:-1] + [json.dumps(forged)]) + "\n")
     broken = _first_break(log)
     assert broken.seq == 6 and "bad signature" in broken.what
+
+
+def test_without_a_key_to_check_the_checkpoints_the_chain_does_not_pass(log, tmp_path):
+    import dataclasses
+
+    blind = dataclasses.replace(log.checkpoints, key_path=tmp_path / "nowhere.key")
+    report = verify_chain(log.db, blind)
+    assert not report.holds and "cannot check the signed checkpoints" in report.breaks[0].what
