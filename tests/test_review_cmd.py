@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from regcite import review_cmd
+from regcite import review_cmd, review_rulings
 from regcite.cli import main
 from tests.records.conftest import rule
 from tests.test_users_cmd import add_people, cheap_hashing, cli, records_url  # noqa: F401 (fixtures)
@@ -199,7 +199,7 @@ class _Index:
 def test_a_correction_by_reference_is_the_one_clause_in_force_on_the_day(target, day, found):
     index = _Index()
     index.documents["b1"].answers_on = lambda d: d < date(2015, 1, 1)
-    assert review_cmd.clause_named(index, target, day).clause_id == found
+    assert review_rulings.clause_named(index, target, day).clause_id == found
 
 
 @pytest.mark.parametrize("target, day, message", [
@@ -214,7 +214,7 @@ def test_a_correction_that_names_no_single_clause_says_which_to_choose(target, d
     from rag.errors import ReviewError
 
     with pytest.raises(ReviewError, match=re.escape(message)):
-        review_cmd.clause_named(_Index(), target, day)
+        review_rulings.clause_named(_Index(), target, day)
 
 
 def test_the_choices_named_for_help_are_the_records_own():
