@@ -12,7 +12,8 @@ import pytest
 from regcite.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("torch", "faiss", "transformers", "sentence_transformers", "streamlit", "llama_index")
+HEAVY = ("torch", "faiss", "transformers", "sentence_transformers", "streamlit", "llama_index", "sqlalchemy",
+         "psycopg", "argon2", "cryptography")
 
 NOTICES = """# Part 900 - Notices of Action Taken
 
