@@ -11,7 +11,7 @@ if _ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 from rag.errors import RegciteError  # noqa: E402
-from ui import auth, resources  # noqa: E402
+from ui import auth, render, resources  # noqa: E402
 
 st.set_page_config(page_title="regcite", page_icon=":material/gavel:", layout="wide")
 st.html(_HERE / "static" / "app.css")
@@ -23,20 +23,23 @@ settings = resources.settings()
 try:
     user = auth.current_user(settings)
 except RegciteError as e:  # the records database cannot be opened: nothing may be answered unrecorded
-    st.error(str(e), icon=":material/error:")
+    st.error(render.md_escape(str(e)), icon=":material/error:")
     st.stop()
-if user is None:
-    auth.login_form(settings)
-    st.stop()
-auth.sidebar(user)
+reviews = user is not None and user.role.reviews
 # Review is registered for everyone, so its URL answers an asker with a refusal, but listed only for reviewers.
-st.navigation(
+# The pages are registered before a login too, so a link to one (say /review) opens it once the user has logged in.
+page = st.navigation(
     [
         st.Page(_HERE / "views" / "ask.py", title="Ask", icon=":material/forum:", default=True),
         st.Page(_HERE / "views" / "history.py", title="History", icon=":material/history:"),
         st.Page(_HERE / "views" / "library.py", title="Library", icon=":material/library_books:"),
         st.Page(_HERE / "views" / "review.py", title="Review", icon=":material/fact_check:",
-                visibility="visible" if user.role.reviews else "hidden"),
+                visibility="visible" if reviews else "hidden"),
     ],
-    position="top",
-).run()
+    position="top" if user is not None else "hidden",
+)
+if user is None:
+    auth.login_form(settings)
+    st.stop()
+auth.sidebar(user)
+page.run()

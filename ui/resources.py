@@ -137,31 +137,17 @@ def book(settings: Settings):
                  settings.audit_public_key, settings.reviews_required, settings.claim_minutes, settings)
 
 
-class _Keeping:
-    """The served pipeline as rag.records.answers.ask_and_record uses it, keeping the Answer it gave: the page shows
-    the Answer's reasoning and timings, which the record leaves out."""
-
-    def __init__(self, pipeline):
-        self._pipeline = pipeline
-        self.kept: Answer | None = None
-
-    def __getattr__(self, name: str):
-        return getattr(self._pipeline, name)
-
-    def answer(self, question: str, filters: Filters = Filters(), on_token=None) -> Answer:
-        self.kept = self._pipeline.answer(question, filters, on_token)
-        return self.kept
-
-
 def ask_and_record(settings: Settings, user, question: str, filters: Filters = Filters(), on_token=None):
     """Answer over the served snapshot and record the answer as `user` asked it (entry "app"), so every answer the
-    app shows is in the record book: (the Answer to show, its AnswerRecord). Raises IndexMissing before an ingest,
-    RecordsUnavailable when the records database cannot be written (then nothing is shown)."""
-    from rag.records.answers import ask_and_record as record
+    app shows is in the record book: (the Answer to show, its AnswerRecord). The Answer is kept because the page
+    shows more of it (reasoning, timings) than the record holds. Raises IndexMissing before an ingest, and
+    RecordsUnavailable when the records database cannot be opened or written (then nothing is shown)."""
+    from rag.records.answers import record_shown
 
-    answering = _Keeping(_served_pipeline(settings))
-    recorded = record(answering, book(settings), user, question, filters, on_token, entry="app")
-    return answering.kept, recorded
+    pipeline = _served_pipeline(settings)
+    records = book(settings)  # opened before answering: an answer that cannot be recorded is never computed
+    answer = pipeline.answer(question, filters, on_token)
+    return answer, record_shown(pipeline, records, user, answer, filters, entry="app")
 
 
 @st.cache_data(max_entries=4096, show_spinner=False)
