@@ -1,20 +1,65 @@
-"""The sentence-transformers embedder: cheap to build, loads its model on first use, L2-normalised float32 out."""
+"""The embedder: a sentence-transformers model run by torch, or exported once and run by onnxruntime or OpenVINO.
+
+Cheap to build, loads its model on first use, L2-normalised float32 out. The ONNX backends embed with no torch
+import (rag/onnx_embed.py), which is most of a cold start's time saved.
+"""
 from __future__ import annotations
 
 import importlib.util
 import json
 import logging
+import math
 import os
+import re
 import threading
 from pathlib import Path
 
 import numpy as np
 
 from rag.config import PACKAGED_EMBEDDER, Settings
-from rag.errors import ModelUnavailable
-from rag.models import load_sentence_transformer
+from rag.errors import ConfigError, ModelUnavailable
+from rag.models import load_sentence_transformer, model_source
 
 log = logging.getLogger(__name__)
+
+EMBED_BACKENDS = ("torch", "onnx", "onnx-int8", "openvino")
+
+# Each backend's minimum cosine to torch fp32 over every clause of the 22 CFR parts (benchmarks/ingest.py, in
+# benchmarks/results/ingest.json; on ObliQA and the whole shared corpus the fp32 exports agree as closely).
+# Backends at or above INTERCHANGEABLE share one vector space: an index built by one serves queries from another.
+# Dynamic int8 quantisation moves some clauses' vectors by more than that, so onnx-int8 names a space of its own
+# and an index refuses to mix it with fp32 vectors, as it refuses another model.
+MEASURED_MIN_COSINE = {"torch": 1.0, "onnx": 0.99999, "openvino": 0.9999, "onnx-int8": 0.97}
+INTERCHANGEABLE = 0.99
+
+
+def vector_space(model: str, backend: str) -> str:
+    """The name an index stores for its vectors: the model, tagged "[backend]" when that backend's vectors are not
+    interchangeable with torch fp32's (MEASURED_MIN_COSINE below INTERCHANGEABLE)."""
+    return model if MEASURED_MIN_COSINE.get(backend, 0.0) >= INTERCHANGEABLE else f"{model} [{backend}]"
+
+
+def split_space(name: str) -> tuple[str, str | None]:
+    """(model, backend) of a vector_space name; backend None for the fp32 space every interchangeable backend shares."""
+    found = re.fullmatch(r"(.*) \[([\w-]+)\]", name)
+    return (found.group(1), found.group(2)) if found and found.group(2) in EMBED_BACKENDS else (name, None)
+
+
+def describe_space(backend: str | None) -> str:
+    if backend is None:
+        shared = [b for b in EMBED_BACKENDS if MEASURED_MIN_COSINE.get(b, 0.0) >= INTERCHANGEABLE]
+        return f"fp32 vectors (embed_backend {', '.join(shared)})"
+    return (f"{backend} vectors (minimum cosine {MEASURED_MIN_COSINE.get(backend, 0.0):.2f} to fp32 over the CFR "
+            f"corpus, under the {INTERCHANGEABLE} that makes vectors interchangeable)")
+
+
+def gpu_batch_size(total_memory_bytes: int, configured: int) -> int:
+    """The embedding batch on a CUDA card in fp16: 32 texts per GiB of card memory (a batch of 32 texts of 256 word
+    pieces needs well under 100 MB of activations in a MiniLM-sized model), as a power of two from 128 to 1024;
+    never below what settings ask for."""
+    gib = total_memory_bytes / 2**30
+    chosen = 2 ** int(math.log2(max(gib * 32, 1)))
+    return max(configured, min(1024, max(128, chosen)))
 
 
 def packaged_model_dir() -> Path:
@@ -90,18 +135,22 @@ class Embedder:
 
     `name` identifies the document embeddings and is stored with the index: the configured name (stable across
     machines, not the resolved path), or for a query-side-tuned folder the base model whose weights embed its
-    documents. `configured` is always what settings named.
+    documents, tagged with the backend where its vectors are not interchangeable with torch fp32's
+    (`vector_space`). `model` is that name untagged, `backend` what runs it, `configured` what settings named.
     """
 
     def __init__(self, name: str, source: str, local: bool, device: str, batch_size: int, configured: str = "",
-                 allow_downloads: bool = False):
-        self.name = name
+                 allow_downloads: bool = False, backend: str = "torch", export_cache: Path | None = None):
+        self.model = name
+        self.backend = backend
+        self.name = vector_space(name, backend)
         self.configured = configured or name
         self._source = source  # a folder, or a hub name resolved by rag.models (from the cache unless allowed)
         self._local = local
         self._allow_downloads = allow_downloads
         self._device = device
         self._batch_size = batch_size
+        self._export_cache = export_cache  # where the ONNX backends keep their export (the data dir)
         self._model = None
         self._dim = _dim_from_folder(Path(source)) if local else None
         self._lock = threading.Lock()  # the Streamlit app embeds from several threads
@@ -114,15 +163,48 @@ class Embedder:
 
     @property
     def device(self) -> str:
-        return str(self._load().device)
+        model = self._load()
+        return str(model.device) if self.backend == "torch" else "cpu"
 
     def _load(self):
         with self._lock:
             if self._model is None:
-                self._model = load_sentence_transformer(self._source, self._device, self._allow_downloads,
-                                                        "embedding model", _advice())
-                self._dim = _model_dim(self._model)
+                self._model = self._load_torch() if self.backend == "torch" else self._load_onnx()
             return self._model
+
+    def _load_torch(self):
+        model = load_sentence_transformer(self._source, self._device, self._allow_downloads, "embedding model",
+                                          _advice())
+        self._dim = _model_dim(model)
+        if str(model.device).startswith("cuda"):
+            import torch
+
+            # fp16 halves memory and runs on the tensor cores; cosines to fp32 stay above 0.999 for MiniLM-sized
+            # encoders. Pooling and normalisation happen in the same dtype, the result is cast to float32.
+            model.half()
+            memory = torch.cuda.get_device_properties(model.device).total_memory
+            self._batch_size = gpu_batch_size(memory, self._batch_size)
+            log.info("embedding on %s in fp16, batches of %d", model.device, self._batch_size)
+        return model
+
+    def _load_onnx(self):
+        from rag.onnx_embed import OnnxEncoder, export
+
+        folder = self._source
+        if not self._local:
+            folder, download = model_source(self._source, self._allow_downloads, "embedding model", _advice())
+            if download:  # allow_model_downloads is on and the hub id is not cached yet
+                from huggingface_hub import snapshot_download
+
+                folder = snapshot_download(self._source)
+        if self._export_cache is None:
+            raise ModelUnavailable(f"embed_backend {self.backend} needs a folder for its export; set data_dir")
+        graph, spec = export(Path(folder), self._export_cache, int8=self.backend == "onnx-int8", label=self.model)
+        runtime = "openvino" if self.backend == "openvino" else "onnxruntime"
+        encoder = OnnxEncoder(graph, spec, runtime, compile_cache=self._export_cache / "openvino-cache")
+        if self._dim is None:
+            self._dim = int(encoder.encode(["dimension"], 1).shape[1])
+        return encoder
 
     def embed_documents(self, texts: list[str] | tuple[str, ...]) -> np.ndarray:
         """(n, dim) float32, L2-normalised, in the order given."""
@@ -136,19 +218,23 @@ class Embedder:
         if not len(texts):
             return np.zeros((0, self.dim), dtype=np.float32)
         model = self._load()
-        # encode_query/encode_document equal encode for a plain model without prompts (all-MiniLM-L6-v2); they
-        # route a query/document Router and add a model's own "query: " style prompts where it declares them.
-        encode = model.encode_query if role == "query" else model.encode_document
         # Length-sorted batches pad less; the inverse permutation restores the caller's order.
         order = np.argsort([len(t) for t in texts], kind="stable")
         sorted_texts = [texts[i] for i in order]
-        vectors = encode(
-            sorted_texts,
-            batch_size=self._batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        ).astype(np.float32, copy=False)
+        if self.backend == "torch":
+            # encode_query/encode_document equal encode for a plain model without prompts (all-MiniLM-L6-v2); they
+            # route a query/document Router and add a model's own "query: " style prompts where it declares them.
+            encode = model.encode_query if role == "query" else model.encode_document
+            vectors = encode(
+                sorted_texts,
+                batch_size=self._batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        else:  # the ONNX backends run only models without prompts or routes (rag.onnx_embed.spec_of checks)
+            vectors = model.encode(sorted_texts, self._batch_size)
+        vectors = vectors.astype(np.float32, copy=False)
         out = np.empty_like(vectors)
         out[order] = vectors
         return out
@@ -169,7 +255,10 @@ def _advice() -> str:
 
 
 def load_embedder(settings: Settings) -> Embedder:
-    """Resolve settings.embed_model to a source without loading it; a missing local folder fails here."""
+    """Resolve settings.embed_model to a source without loading it; a missing local folder or an unknown
+    embed_backend fails here."""
+    if settings.embed_backend not in EMBED_BACKENDS:
+        raise ConfigError(f"embed_backend must be one of {', '.join(EMBED_BACKENDS)}; got {settings.embed_backend!r}")
     name = settings.embed_model
     if name == PACKAGED_EMBEDDER:
         source, local = str(packaged_model_dir()), True
@@ -182,4 +271,5 @@ def load_embedder(settings: Settings) -> Embedder:
     else:
         source, local = name, False
     return Embedder(name, source, local, settings.device, settings.embed_batch_size, configured=settings.embed_model,
-                    allow_downloads=settings.allow_model_downloads)
+                    allow_downloads=settings.allow_model_downloads, backend=settings.embed_backend,
+                    export_cache=settings.data_dir / "onnx")

@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from rag.config import Settings
-from rag.lexical import LexicalIndex
+from rag.lexical import LexicalIndex, lexical_text
 from rag.references import ReferenceMap, mentions
 from rag.types import Clause, Filters, Hit
 from rag.versions import Unavailable, unavailable_on
@@ -24,13 +24,13 @@ from rag.versions import Unavailable, unavailable_on
 log = logging.getLogger(__name__)
 
 
-def lexical_text(clause: Clause) -> str:
-    """What BM25 sees: the clause with its reference and nearest heading, so "Article 17" or a title word match."""
-    heading = clause.headings[-1] if clause.headings else ""
-    return f"{clause.reference} {heading} {clause.text}"
-
-
 def _lexical(index) -> LexicalIndex:
+    """The generation's saved BM25 index (memory-mapped), or one built from the snapshot where none was saved (a
+    store from before issue 16 until its next ingest, or a snapshot built in memory)."""
+    saved = index.saved_lexical()
+    if saved is not None:
+        return saved
+    log.info("building the BM25 index of %d clauses (none saved with this generation)", len(index.clauses))
     return LexicalIndex([lexical_text(c) for c in index.clauses])
 
 

@@ -80,10 +80,25 @@ def read_meta(conn: sqlite3.Connection) -> dict[str, str]:
 
 
 def model_mismatch(index_dir: Path, stored: str, configured: str) -> ModelMismatch:
+    from rag.embed import describe_space, split_space
+
+    (stored_model, stored_backend), (model, backend) = split_space(stored), split_space(configured)
+    if stored_model == model and stored_backend != backend:
+        return ModelMismatch(
+            f"the index at {index_dir} holds {describe_space(stored_backend)} of {model!r}, and embed_backend "
+            f"{backend or 'torch/onnx/openvino'} gives {describe_space(backend)}: they are not interchangeable. Set "
+            f"embed_backend to {stored_backend or 'onnx'} (REGCITE_EMBED_BACKEND), or re-ingest into a new data dir "
+            "(--data-dir / REGCITE_DATA_DIR) with this backend"
+        )
     return ModelMismatch(
         f"the index at {index_dir} was built with embedding model {stored!r} but embed_model is {configured!r}; "
         f"re-ingest into a new data dir (--data-dir / REGCITE_DATA_DIR) or set embed_model back to {stored!r}"
     )
+
+
+def lexical_dir(index_dir: Path, generation: int) -> Path:
+    """The generation's saved BM25 index (rag.lexical), written by the writer beside vectors-<gen>.faiss."""
+    return index_dir / f"lexical-{generation}"
 
 
 def vectors_from_catalog(conn: sqlite3.Connection, dim: int):
@@ -96,11 +111,14 @@ class Index:
     """A read-only snapshot of one committed generation: documents, clauses in position order, and their vectors."""
 
     def __init__(self, index_dir: Path, generation: int, model_name: str, dim: int,
-                 documents: dict[str, DocumentVersion], clauses: list[Clause], cpu_index, gpu_index):
+                 documents: dict[str, DocumentVersion], clauses: list[Clause], cpu_index, gpu_index,
+                 lexical_sha256: str = "", backends: tuple[str, ...] = ("torch",)):
         self.index_dir = index_dir
         self.generation = generation
-        self.model_name = model_name
+        self.model_name = model_name  # the vector space: the model, tagged with a backend whose vectors differ
         self.dim = dim
+        self.backends = backends  # what embedded its clauses (rag.embed.EMBED_BACKENDS); "torch" before issue 16
+        self.lexical_sha256 = lexical_sha256  # of lexical_dir(index_dir, generation), "" where none was saved
         self.documents = documents
         self.clauses = clauses
         self._positions = {c.clause_id: i for i, c in enumerate(clauses)}
@@ -142,8 +160,19 @@ class Index:
         return vectors.search(self._cpu, self._gpu, query_vectors, k, allowed)
 
     def check_model(self, name: str) -> None:
+        """Refuse a query embedder whose vectors do not share this index's space: another model, or the same model
+        through a backend whose vectors are not interchangeable (rag.embed.vector_space)."""
         if name != self.model_name:
             raise model_mismatch(self.index_dir, self.model_name, name)
+
+    def saved_lexical(self):
+        """The BM25 index the writer saved with this generation, memory-mapped; None for a store from before that
+        (or a mismatched folder): the caller builds one."""
+        if not self.lexical_sha256:
+            return None
+        from rag.lexical import LexicalIndex
+
+        return LexicalIndex.load(lexical_dir(self.index_dir, self.generation), len(self.clauses), self.lexical_sha256)
 
 
 def open_index(settings: Settings) -> Index:
@@ -182,7 +211,9 @@ def open_index(settings: Settings) -> Index:
     finally:
         conn.close()
     gpu = vectors.to_gpu(cpu, settings.faiss_gpu)
-    return Index(index_dir, generation, meta["model_name"], dim, documents, clauses, cpu, gpu)
+    backends = tuple(filter(None, meta.get("embed_backends", "torch").split(",")))
+    return Index(index_dir, generation, meta["model_name"], dim, documents, clauses, cpu, gpu,
+                 lexical_sha256=meta.get("lexical_sha256", ""), backends=backends)
 
 
 def _try_rewrite(index_dir: Path, generation: int, cpu_index, expected_sha: str) -> None:

@@ -44,25 +44,37 @@ def write_atomic(index, path: Path) -> str:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
+    fsync_dir(path.parent)
+    return hashlib.sha256(data).hexdigest()
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename inside folder durable."""
+    fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-    return hashlib.sha256(data).hexdigest()
 
 
 def read_checked(path: Path, count: int, sha256: str, dim: int):
-    """The index stored at path, or None when it is missing or does not match the catalog."""
+    """The index stored at path, memory-mapped (no copy of the vectors in this process), or None when it is missing
+    or does not match the catalog. The writer never rewrites a file in place, so a mapped file stays valid."""
     faiss = _faiss()
+    h = hashlib.sha256()
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                h.update(block)
     except OSError:
         return None
-    if hashlib.sha256(data).hexdigest() != sha256:
+    if h.hexdigest() != sha256:
         log.warning("vector file %s does not match the catalog; rebuilding it from stored embeddings", path)
         return None
-    index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+    try:
+        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+    except RuntimeError:  # an index type that cannot be mapped: read it whole
+        index = faiss.read_index(str(path))
     if index.ntotal != count or index.d != dim:
         return None
     return index

@@ -6,6 +6,7 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 import sqlite3
 from dataclasses import asdict
 from datetime import date, datetime, timezone
@@ -16,11 +17,12 @@ import numpy as np
 from rag import vectors
 from rag.config import Settings
 from rag.errors import IndexLocked
+from rag.lexical import SAVED, TERMS_VERSION, LexicalIndex, lexical_text
 from rag.lineage_store import realign
 from rag.reports import IngestCounts, SkippedFile, VersionImpact
 from rag.schema import SCHEMA_VERSION, migrate, version_columns
-from rag.store import (CATALOG, CLAUSE_COLUMNS, LOCK, clause_from_row, connect, model_mismatch, read_meta,
-                       read_versions, vectors_from_catalog)
+from rag.store import (CATALOG, CLAUSE_COLUMNS, LOCK, clause_from_row, connect, lexical_dir, model_mismatch,
+                       read_meta, read_versions, vectors_from_catalog)
 from rag.types import Clause, DocumentVersion, Kind, Status
 from rag.versions import place_versions
 
@@ -30,13 +32,16 @@ log = logging.getLogger(__name__)
 class Writer:
     """The single writer: everything it does stays invisible until commit(); leaving without commit rolls back."""
 
-    def __init__(self, settings: Settings, model_name: str, dim: int):
+    def __init__(self, settings: Settings, model_name: str, dim: int, backend: str | None = None):
         self.index_dir = settings.index_dir
         self.model_name = model_name
         self.dim = dim
+        self.backend = backend or settings.embed_backend  # what embeds this run's clauses, recorded with the index
         self._fd: int | None = None
         self._conn: sqlite3.Connection | None = None
         self._changed = False
+        self._added = False  # this writer stored new embeddings (so its backend joins the index's record)
+        self._backends: set[str] = set()
         self.generation = 0
         self.migrated_from = 0  # the schema the store had when this writer opened it
         self.impacts: tuple[VersionImpact, ...] = ()  # what the last commit's new neighbouring versions changed
@@ -55,6 +60,7 @@ class Writer:
                 if int(meta["dim"]) != self.dim:
                     raise model_mismatch(self.index_dir, f"{meta['model_name']} ({meta['dim']} d)", f"{self.model_name} ({self.dim} d)")
             self.generation = int(meta.get("generation", 0))
+            self._backends = set(filter(None, meta.get("embed_backends", "torch" if "model_name" in meta else "").split(",")))
         except BaseException:
             self._close()
             raise
@@ -131,6 +137,7 @@ class Writer:
             ],
         )
         self._changed = True
+        self._added = True
 
     def restate(self, version_id: str, effective_from: date) -> bool:
         """Record a user-stated effective date for a stored version; False when it already had that date."""
@@ -175,34 +182,67 @@ class Writer:
             cpu = vectors_from_catalog(db, self.dim)
             # Vector file first: a crash before the SQLite commit leaves an orphan file and the old generation.
             sha = vectors.write_atomic(cpu, vectors.vector_file(self.index_dir, generation))
+            lexical_sha = self._write_lexical(generation)
+            backends = self._backends | {self.backend} if self._added else self._backends or {self.backend}
             db.executemany(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                 [
                     ("generation", str(generation)), ("model_name", self.model_name), ("dim", str(self.dim)),
                     ("schema_version", str(SCHEMA_VERSION)), ("vectors_count", str(cpu.ntotal)),
-                    ("vectors_sha256", sha),
+                    ("vectors_sha256", sha), ("lexical_sha256", lexical_sha), ("lexical_version", str(TERMS_VERSION)),
+                    ("embed_backends", ",".join(sorted(backends))),
                 ],
             )
         else:
             generation = self.generation
+            if generation and not self._lexical_current(generation):
+                # A store from before saved BM25 indexes (or one whose folder was lost) gets one on its next ingest,
+                # even of unchanged files, so its readers stop re-tokenising the corpus.
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('lexical_sha256', ?)",
+                           (self._write_lexical(generation),))
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('lexical_version', ?)",
+                           (str(TERMS_VERSION),))
         db.execute("UPDATE ingest_runs SET generation = ? WHERE generation = -1", (generation,))
         db.execute("COMMIT")
         self.generation = generation
-        self._changed = False
+        self._changed = self._added = False
         if generation:
             self._delete_old_vector_files(generation)
         return generation
 
+    def _write_lexical(self, generation: int) -> str:
+        """The generation's BM25 index, saved like its vector file: into a temporary folder, files fsynced, renamed
+        into place and the parent fsynced, all before the SQLite commit that makes the generation current."""
+        rows = self._db().execute(
+            f"SELECT {CLAUSE_COLUMNS} FROM clauses ORDER BY position_key").fetchall()
+        built = LexicalIndex([lexical_text(clause_from_row(r)) for r in rows])
+        target = lexical_dir(self.index_dir, generation)
+        tmp = target.with_name(f"{target.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        sha = built.save(tmp)
+        shutil.rmtree(target, ignore_errors=True)  # an orphan of a commit that died before SQLite's
+        os.rename(tmp, target)
+        vectors.fsync_dir(self.index_dir)
+        return sha
+
+    def _lexical_current(self, generation: int) -> bool:
+        meta = read_meta(self._db())
+        return (meta.get("lexical_version") == str(TERMS_VERSION)
+                and (lexical_dir(self.index_dir, generation) / SAVED).exists())
+
     def _delete_old_vector_files(self, generation: int) -> None:
-        keep = vectors.vector_file(self.index_dir, generation).name
-        for path in self.index_dir.glob("vectors-*.faiss*"):
-            if path.name != keep:
+        """Vector files and BM25 folders of older generations; a reader holding one keeps its open or mapped copy."""
+        keep = {vectors.vector_file(self.index_dir, generation).name, lexical_dir(self.index_dir, generation).name}
+        for path in [*self.index_dir.glob("vectors-*.faiss*"), *self.index_dir.glob("lexical-*")]:
+            if path.name not in keep:
                 try:
-                    path.unlink()
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
                 except OSError as e:
-                    log.warning("could not delete old vector file %s: %s", path, e)
+                    log.warning("could not delete old index file %s: %s", path, e)
 
 
-def open_writer(settings: Settings, model_name: str, dim: int) -> Writer:
-    """Use as a context manager; raises IndexLocked (naming the holder's pid) or ModelMismatch on entry."""
-    return Writer(settings, model_name, dim)
+def open_writer(settings: Settings, model_name: str, dim: int, backend: str | None = None) -> Writer:
+    """Use as a context manager; raises IndexLocked (naming the holder's pid) or ModelMismatch on entry.
+
+    `backend` is what embeds the clauses added (settings.embed_backend unless given); the index records it."""
+    return Writer(settings, model_name, dim, backend)

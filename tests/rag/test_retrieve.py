@@ -348,31 +348,50 @@ def test_parent_lead_in_is_the_clause_one_step_up_in_the_same_document(make, ind
         assert found.version_id == clause.version_id
 
 
-def test_bm25_is_built_once_per_snapshot_and_let_go_with_it(data_dir, monkeypatch):
+def test_bm25_is_loaded_once_per_snapshot_never_rebuilt_and_let_go_with_it(data_dir, monkeypatch):
     import gc
 
     import rag.retrieve as retrieve
 
-    built = []
+    built, loaded = [], []
 
     class CountingLexicalIndex(retrieve.LexicalIndex):
         def __init__(self, texts, *args, **kwargs):
             built.append(len(texts))
             super().__init__(texts, *args, **kwargs)
 
+    real = retrieve._lexical
     monkeypatch.setattr(retrieve, "LexicalIndex", CountingLexicalIndex)
+    monkeypatch.setattr(retrieve, "_lexical", lambda index: loaded.append(index.generation) or real(index))
     settings = load_settings(env={}, overrides={"data_dir": data_dir})
     snapshot = open_index(settings)
     first, second = Retriever(snapshot, HashEmbedder(), settings), Retriever(snapshot, HashEmbedder(), settings)
     first.retrieve(QUESTION)
     second.retrieve("another question about records")
-    assert built == [len(snapshot.clauses)]  # two retrievers, one build
+    assert loaded == [snapshot.generation] and built == []  # two retrievers, one load of what the writer saved
     Retriever(open_index(settings), HashEmbedder(), settings).retrieve(QUESTION)
-    assert len(built) == 2  # another snapshot builds its own
+    assert len(loaded) == 2 and built == []  # another snapshot loads its own
     held = len(retrieve._STRUCTURES)
     del first, second, snapshot
     gc.collect()
     assert len(retrieve._STRUCTURES) < held  # nothing keeps a dropped snapshot alive
+
+
+def test_a_generation_without_a_saved_bm25_index_builds_one_with_the_same_ranking(data_dir, tmp_path):
+    import shutil
+
+    from rag.store import lexical_dir
+
+    shutil.copytree(data_dir, tmp_path / "data")
+    settings = load_settings(env={}, overrides={"data_dir": tmp_path / "data"})
+    snapshot = open_index(settings)
+    saved = Retriever(snapshot, HashEmbedder(), settings.replace(dense_weight=0.0)).retrieve(QUESTION, k=5)
+    shutil.rmtree(lexical_dir(snapshot.index_dir, snapshot.generation))  # as a store from before issue 16
+    again = open_index(settings)
+    assert again.saved_lexical() is None
+    rebuilt = Retriever(again, HashEmbedder(), settings.replace(dense_weight=0.0)).retrieve(QUESTION, k=5)
+    assert [(h.clause.clause_id, round(h.score, 5)) for h in rebuilt] == [
+        (h.clause.clause_id, round(h.score, 5)) for h in saved]
 
 
 # --- the packaged embedder on the sample corpus ------------------------------------------------------------------
