@@ -127,11 +127,13 @@ def _exception(e: BaseException) -> str:
     return f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
 
 
-def _one_thread() -> None:
-    """One torch thread per process: 10 model-holding processes on 2 cores would otherwise oversubscribe them."""
-    import torch
+def _one_thread(settings) -> None:
+    """One torch thread per process: 9 model-holding processes on 2 cores would otherwise oversubscribe them.
+    The ONNX backends import no torch and size onnxruntime's pool themselves; they are left as they are."""
+    if settings.embed_backend == "torch":
+        import torch
 
-    torch.set_num_threads(1)
+        torch.set_num_threads(1)
 
 
 # ---- the workers (each in its own process) ----
@@ -158,7 +160,7 @@ def _asker(plan: WorkerPlan, start) -> WorkerResult:
     from rag.records.users import authenticate
     from rag.types import Filters
 
-    _one_thread()
+    _one_thread(plan.settings)
     pipeline = open_pipeline(plan.settings)
     pipeline.search(QUESTIONS[0])  # loads the model and builds BM25 before the clock starts
     book = open_book(plan.settings)
@@ -292,7 +294,7 @@ def _ingest(plan: WorkerPlan, start) -> WorkerResult:
     from rag.embed import load_embedder
     from rag.store import committed_generation
 
-    _one_thread()
+    _one_thread(plan.settings)
     embedder = load_embedder(plan.settings)
     embedder.embed_query("warm up")
     text = PROBE_SOURCE.read_text(encoding="utf-8")
@@ -411,6 +413,7 @@ def run_backend(backend: str, *, seconds: float = 120, askers: int = 8, reviewer
         probe_dir = work / "probe"
         probe_dir.mkdir()
         plans += [WorkerPlan("ingest", "", 0, settings, probe_dir), WorkerPlan("auditor", "", 0, settings)]
+        embed_backend = settings.embed_backend
         results, window = _run_workers(plans, seconds, log)
         figures = check(book, results, users_added=1 + askers + reviewers)
         book.db.dispose()
@@ -426,7 +429,8 @@ def run_backend(backend: str, *, seconds: float = 120, askers: int = 8, reviewer
     auditor = next(r for r in results if r.role == "auditor")
     return {
         "backend": backend, "seconds": round(elapsed, 1), "planned_seconds": seconds, "askers": askers,
-        "reviewers": reviewers, "check_before_claim": check_before_claim, "answers": len(asked),
+        "reviewers": reviewers, "check_before_claim": check_before_claim, "embed_backend": embed_backend,
+        "answers": len(asked),
         "decisions": len(decided),
         "answers_per_s": round(len(asked) / elapsed, 2), "decisions_per_s": round(len(decided) / elapsed, 2),
         "decide_ms": {"p50": percentile(decided, 50), "p95": percentile(decided, 95), "max": percentile(decided, 100)},
@@ -568,6 +572,20 @@ def table(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _code_version() -> str:
+    """The commit measured, with "+changes" when rag/ or ingest/ differ from it (the tree is shared while it runs)."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "rag", "ingest"], cwd=ROOT, capture_output=True,
+                               text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return head + ("+changes" if dirty else "")
+
+
 def _ms(value: float | None) -> str:
     return "–" if value is None else f"{value:,.1f}"
 
@@ -614,8 +632,9 @@ def main(argv: list[str] | None = None) -> int:
         "what": "askers, reviewers and an ingest at once on one records database; figures over the whole window, "
                 "latencies per call (nearest-rank percentiles)",
         "command": "python benchmarks/review_concurrency.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
-        "sqlalchemy": sqlalchemy.__version__, "questions": list(QUESTIONS),
+        "code": _code_version(), "machine": platform.platform(), "cpus": os.cpu_count(),
+        "python": platform.python_version(), "sqlalchemy": sqlalchemy.__version__,
+        "embed_backend": runs[0]["embed_backend"], "questions": list(QUESTIONS),
         "load_avg_before": [round(x, 2) for x in load_before],
         "load_avg_after": [round(x, 2) for x in os.getloadavg()], "runs": runs,
     }

@@ -11,7 +11,7 @@ from tests.records.conftest import POSTGRES
 bench = importlib.import_module("benchmarks.review_concurrency")
 
 
-@pytest.mark.slow  # about a minute per backend: 6 processes start, 3 of them load the packaged embedder
+@pytest.mark.slow  # 45-90 s per backend on 2 cores: 7 processes start, 4 of them load the packaged embedder
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_concurrent_askers_reviewers_and_ingest_lose_nothing_share_no_claim_and_keep_the_chain(backend, tmp_path):
     if backend == "postgresql" and not POSTGRES:
