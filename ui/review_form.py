@@ -43,8 +43,9 @@ def _claim(book, user, record: AnswerRecord) -> str:
     return ""
 
 
-def _correction(settings, index, record: AnswerRecord, key: str) -> Correction | None:
-    """A search box over the index and the clause chosen from its results, as it reads in its version."""
+def _correction(settings, index, record: AnswerRecord, sentence: Sentence, key: str) -> Correction | None:
+    """A search box over the index and the clause chosen from its results, as it reads in its version (the words
+    it shares with the sentence highlighted)."""
     if index is None:
         st.caption("No index is open, so there is no clause to choose.")
         return None
@@ -71,11 +72,12 @@ def _correction(settings, index, record: AnswerRecord, key: str) -> Correction |
     document = index.document_of(clause)
     st.markdown(f"**{render.md_escape(clause.reference)}** · {render.md_escape(document.title)} · "
                 f"{render.effective_label(document.effective_from, document.effective_to, record.filters.as_of or date.today())}")
-    st.markdown("> " + render.md_escape(clause.text))
+    st.markdown("> " + render.supported_md(clause.text, [sentence.text]))
     return Correction.of(clause, document)
 
 
-def _ruling(settings, index, record: AnswerRecord, n: int, citation: Citation, key: str) -> CitationDecision | None:
+def _ruling(settings, index, record: AnswerRecord, n: int, sentence: Sentence, citation: Citation,
+            key: str) -> CitationDecision | None:
     action = st.radio("Ruling", list(Action), index=None, horizontal=True, format_func=ACTION_LABEL.get,
                       key=f"{key}-act")
     reason, correction = None, None
@@ -83,7 +85,7 @@ def _ruling(settings, index, record: AnswerRecord, n: int, citation: Citation, k
         reason = st.selectbox("Reason", list(Reason), index=None, format_func=REASON_LABEL.get,
                               placeholder="Why is the citation wrong?", key=f"{key}-why")
     elif action is Action.CORRECT:
-        correction = _correction(settings, index, record, key)
+        correction = _correction(settings, index, record, sentence, key)
     comment = st.text_input("Comment on this citation", key=f"{key}-note", placeholder="optional")
     if action is None:
         return None
@@ -109,7 +111,7 @@ def _citation(settings, index, record: AnswerRecord, n: int, sentence: Sentence,
                        "sentence shares are highlighted")
             st.markdown("> " + render.supported_md(cited.text, [sentence.text]))
         if editable:
-            return _ruling(settings, index, record, n, citation, key)
+            return _ruling(settings, index, record, n, sentence, citation, key)
     return None
 
 

@@ -46,7 +46,7 @@ def _row(settings, index, item: QueueItem, on_open) -> None:
     flags = [status_md(status)]
     if item.claimed_by:
         flags.append(claim_md(item.claimed_by, item.claimed_until))
-    with st.container(border=True, key=f"queue-{item.answer_id}"):
+    with st.container(border=True, key=f"queue-row-{item.answer_id}"):
         left, right = st.columns([7, 1], vertical_alignment="center")
         left.markdown(f"**{render.md_escape(item.question)}**")
         left.markdown(" ".join(flags))
