@@ -45,12 +45,22 @@ def split_space(name: str) -> tuple[str, str | None]:
     return (found.group(1), found.group(2)) if found and found.group(2) in EMBED_BACKENDS else (name, None)
 
 
-def describe_space(backend: str | None) -> str:
-    if backend is None:
-        shared = [b for b in EMBED_BACKENDS if MEASURED_MIN_COSINE.get(b, 0.0) >= INTERCHANGEABLE]
-        return f"fp32 vectors (embed_backend {', '.join(shared)})"
-    return (f"{backend} vectors (minimum cosine {MEASURED_MIN_COSINE.get(backend, 0.0):.2f} to fp32 over the CFR "
-            f"corpus, under the {INTERCHANGEABLE} that makes vectors interchangeable)")
+def fp32_backends() -> list[str]:
+    return [b for b in EMBED_BACKENDS if MEASURED_MIN_COSINE.get(b, 0.0) >= INTERCHANGEABLE]
+
+
+def space_mismatch(index_dir, model: str, stored: str | None, configured: str | None) -> str:
+    """Why an index of one backend's vectors refuses another's, and what to set (backends as split_space gives)."""
+    def held(backend: str | None) -> str:
+        return f"{backend} vectors" if backend else f"fp32 vectors (embed_backend {', '.join(fp32_backends())})"
+
+    odd = stored or configured
+    return (f"the index at {index_dir} holds {held(stored)} of {model!r}, and the configured embed_backend gives "
+            f"{held(configured)}: not interchangeable ({odd}'s minimum cosine to fp32 vectors is "
+            f"{MEASURED_MIN_COSINE.get(odd, 0.0):.2f} over the CFR corpus, under the {INTERCHANGEABLE} at which "
+            f"vectors may share an index). Set embed_backend to {stored or ' or '.join(fp32_backends())} "
+            "(REGCITE_EMBED_BACKEND) to use this index, or re-ingest into a new data dir (--data-dir / "
+            "REGCITE_DATA_DIR)")
 
 
 def gpu_batch_size(total_memory_bytes: int, configured: int) -> int:

@@ -80,16 +80,11 @@ def read_meta(conn: sqlite3.Connection) -> dict[str, str]:
 
 
 def model_mismatch(index_dir: Path, stored: str, configured: str) -> ModelMismatch:
-    from rag.embed import describe_space, split_space
+    from rag.embed import space_mismatch, split_space
 
     (stored_model, stored_backend), (model, backend) = split_space(stored), split_space(configured)
-    if stored_model == model and stored_backend != backend:
-        return ModelMismatch(
-            f"the index at {index_dir} holds {describe_space(stored_backend)} of {model!r}, and embed_backend "
-            f"{backend or 'torch/onnx/openvino'} gives {describe_space(backend)}: they are not interchangeable. Set "
-            f"embed_backend to {stored_backend or 'onnx'} (REGCITE_EMBED_BACKEND), or re-ingest into a new data dir "
-            "(--data-dir / REGCITE_DATA_DIR) with this backend"
-        )
+    if stored_model == model and stored_backend != backend:  # one model, vectors of another precision
+        return ModelMismatch(space_mismatch(index_dir, model, stored_backend, backend))
     return ModelMismatch(
         f"the index at {index_dir} was built with embedding model {stored!r} but embed_model is {configured!r}; "
         f"re-ingest into a new data dir (--data-dir / REGCITE_DATA_DIR) or set embed_model back to {stored!r}"
