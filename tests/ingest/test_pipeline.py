@@ -224,3 +224,38 @@ def test_new_file_of_the_same_instrument_and_format_replaces_it(corpus, settings
     # Two files of one instrument in the same run are both kept: neither replaces the other.
     both = ingest_paths([corpus / "part900.md", amended], settings, progress=False, embedder=HashEmbedder())
     assert (both.added, both.replaced, both.unchanged) == (1, 0, 1)
+
+
+def test_the_next_file_is_parsed_in_a_thread_while_the_current_one_embeds(corpus, settings, monkeypatch):
+    import threading
+
+    import ingest.load
+
+    parsed: list[tuple[str, str]] = []
+    second_started = threading.Event()
+    real_load = ingest.load.load_file
+
+    def load(path):
+        parsed.append((path.name, threading.current_thread().name))
+        if path.name == "part901.md":
+            second_started.set()
+        return real_load(path)
+
+    class Waiting(HashEmbedder):
+        def embed_documents(self, texts):
+            if "Part 900" in " ".join(texts) or "lender must send" in " ".join(texts):
+                # Embedding the first file: the second file's parse must be under way meanwhile.
+                assert second_started.wait(10), "the next file was not parsed while this one embedded"
+            return super().embed_documents(texts)
+
+    monkeypatch.setattr(ingest.load, "load_file", load)
+    report = ingest_paths([corpus], settings, progress=False, embedder=Waiting())
+    assert report.added == 2 and not report.skipped
+    assert [name for name, _ in parsed] == ["part900.md", "part901.md"]  # in the run's order
+    assert all(thread.startswith("ingest-parse") for _, thread in parsed)  # never on the embedding thread
+
+
+def test_the_progress_bar_shows_clauses_per_second(corpus, settings, capsys):
+    ingest_paths([corpus], settings, progress=True, embedder=HashEmbedder())
+    err = capsys.readouterr().err
+    assert re.search(r"\d[\d,]* clauses, [\d.]+ clauses/s, \d+k chars/s", err), err[-500:]

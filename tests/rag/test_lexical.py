@@ -104,3 +104,42 @@ def test_queries_without_known_tokens_find_nothing(lexical, query):
 def test_an_empty_index_answers_empty():
     empty = LexicalIndex([])
     assert empty.size == 0 and empty.top("creditor", k=5) == [] and empty.scores("creditor").shape == (0,)
+
+
+# --- saved with a generation, memory-mapped by readers -------------------------------------------------------------
+
+@pytest.fixture
+def saved(lexical, tmp_path):
+    folder = tmp_path / "lexical-1"
+    return folder, lexical.save(folder)
+
+
+@pytest.mark.parametrize("query", ["notify within 30 days", "adverse action notices", "客户尽职调查", "right to erasure",
+                                   "zzzz"])
+def test_a_saved_index_loads_memory_mapped_and_scores_exactly_as_built(lexical, saved, query):
+    folder, sha = saved
+    loaded = LexicalIndex.load(folder, len(TEXTS), sha)
+    assert isinstance(loaded._bm25.scores["data"], np.memmap)
+    np.testing.assert_array_equal(loaded.scores(query), lexical.scores(query))
+    assert loaded.top(query, k=3) == lexical.top(query, k=3)
+
+
+def test_a_saved_index_that_does_not_match_is_not_trusted(saved, monkeypatch):
+    import rag.lexical as lexical_module
+
+    folder, sha = saved
+    assert LexicalIndex.load(folder, len(TEXTS) + 1, sha) is None  # another generation's clause count
+    assert LexicalIndex.load(folder, len(TEXTS), "0" * 64) is None  # not what the catalog recorded
+    assert LexicalIndex.load(folder.with_name("missing"), len(TEXTS), sha) is None
+    monkeypatch.setattr(lexical_module, "TERMS_VERSION", lexical_module.TERMS_VERSION + 1)
+    assert LexicalIndex.load(folder, len(TEXTS), sha) is None  # tokenised by other rules
+    monkeypatch.undo()
+    data = folder / "data.csc.index.npy"
+    data.write_bytes(data.read_bytes()[:-8] + b"\0" * 8)
+    assert LexicalIndex.load(folder, len(TEXTS), sha) is None  # damaged on disk
+
+
+def test_an_empty_index_saves_and_loads(tmp_path):
+    sha = LexicalIndex([]).save(tmp_path / "empty")
+    loaded = LexicalIndex.load(tmp_path / "empty", 0, sha)
+    assert loaded.size == 0 and loaded.top("creditor", k=5) == []

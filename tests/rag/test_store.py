@@ -224,3 +224,58 @@ def test_catalog_without_schema_counts_as_missing(settings):
     sqlite3.connect(settings.index_dir / "catalog.sqlite").close()
     with pytest.raises(IndexMissing):
         open_index(settings)
+
+
+# --- what a generation derives, saved with it (issue 16) ------------------------------------------------------------
+
+def test_each_generation_saves_its_bm25_index_beside_its_vectors_and_old_ones_go(settings):
+    from rag.lexical import LexicalIndex, lexical_text
+
+    with open_writer(settings, MODEL, DIM, "torch") as w:
+        add(w, 1)
+        w.commit()
+    with open_writer(settings, MODEL, DIM, "onnx") as w:
+        add(w, 2)
+        w.commit()
+    assert sorted(p.name for p in settings.index_dir.glob("lexical-*")) == ["lexical-2"]
+    index = open_index(settings)
+    assert index.backends == ("onnx", "torch") and index.lexical_sha256
+    saved = index.saved_lexical()
+    built = LexicalIndex([lexical_text(c) for c in index.clauses])
+    for query in ("clause 1 of DOC 2", "Général", "DOC 1.1(b)"):
+        assert saved.top(query, k=4) == built.top(query, k=4)
+
+
+def test_a_damaged_bm25_folder_is_rebuilt_by_the_reader_not_trusted(settings):
+    with open_writer(settings, MODEL, DIM) as w:
+        add(w, 1)
+        w.commit()
+    (settings.index_dir / "lexical-1" / "indices.csc.index.npy").write_bytes(b"garbage")
+    assert open_index(settings).saved_lexical() is None
+
+
+def test_a_reader_keeps_its_memory_mapped_vectors_when_a_commit_deletes_the_file(settings):
+    with open_writer(settings, MODEL, DIM) as w:
+        _, _, e1 = add(w, 1)
+        w.commit()
+    index = open_index(settings)
+    with open_writer(settings, MODEL, DIM) as w:
+        add(w, 2)
+        w.commit()
+    assert not (settings.index_dir / "vectors-1.faiss").exists()
+    assert index.search(e1[:1], k=1)[0][0][0] == 0 and np.allclose(index.vector(1), e1[1])
+
+
+def test_a_store_from_before_saved_bm25_gets_one_on_its_next_ingest_even_unchanged(tmp_path):
+    import shutil
+
+    from rag.config import load_settings
+
+    shutil.copytree(Path(__file__).resolve().parents[1] / "fixtures" / "store-v1", tmp_path / "data")
+    settings = load_settings(env={}, overrides={"data_dir": tmp_path / "data"})
+    old = open_index(settings)
+    assert old.saved_lexical() is None and old.backends == ("torch",)  # as that release wrote it
+    with open_writer(settings, old.model_name, old.dim) as w:
+        assert w.commit() == old.generation  # nothing changed: the same generation ...
+    again = open_index(settings)
+    assert again.generation == old.generation and again.saved_lexical() is not None  # ... now with its BM25 saved
