@@ -70,8 +70,9 @@ def _correction(settings, index, record: AnswerRecord, sentence: Sentence, key: 
         st.warning("That clause is no longer in the index; search again.")
         return None
     document = index.document_of(clause)
-    st.markdown(f"**{render.md_escape(clause.reference)}** · {render.md_escape(document.title)} · "
-                f"{render.effective_label(document.effective_from, document.effective_to, record.filters.as_of or date.today())}")
+    effective = render.effective_label(document.effective_from, document.effective_to,
+                                       record.filters.as_of or date.today())
+    st.markdown(f"**{render.md_escape(clause.reference)}** · {render.md_escape(document.title)} · {effective}")
     st.markdown("> " + render.supported_md(clause.text, [sentence.text]))
     return Correction.of(clause, document)
 

@@ -9,7 +9,8 @@ from rag.records.reviews import Outcome
 from ui import resources
 from ui.review_status import OUTCOME_LABEL, REASON_LABEL
 
-_REASONS = {reason.value: label for reason, label in REASON_LABEL.items()} | {"corrected": "corrected to another clause"}
+_REASONS = {reason.value: label for reason, label in REASON_LABEL.items()}
+_REASONS["corrected"] = "corrected to another clause"
 
 
 def _rates(rates: dict[str, Rate], heading: str) -> list[dict]:

@@ -12,7 +12,7 @@ from rag.records.queue import history_of
 from rag.records.reviews import Action, State, decisions_of
 from rag.records.users import Role, User, add_user
 from tests.ui.conftest import PART_900_2016, PART_900_2022
-from tests.ui.test_e2e import browser, new_page, save_screenshot, serve, stop, wait_idle  # noqa: F401
+from tests.ui.test_e2e import browser, new_page, save_screenshot, serve, stop, wait_idle  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.e2e
 
@@ -23,7 +23,7 @@ ADMIN = User("ada", Role.ADMIN)
 PASSWORD = "correct horse battery"
 QUESTION = "How many days does a lender have to notify an applicant of action taken?"
 MARKED_QUESTION = f"What fee may the notice carry? {MARKUP}"
-COMMENT = f"The fee is in 900.2(b), not (a). {MARKUP}"
+COMMENT = f"Checked against the rule text: the citation moves to 900.2(b). {MARKUP}"
 
 
 @pytest.fixture
@@ -120,7 +120,8 @@ def test_a_reviewer_corrects_a_citation_and_approves_and_markup_never_runs(brows
         assert nav_links(asker) == ["Ask", "History", "Library"]  # no Review for an asker
         set_as_of(asker, "20170101")
         ask(asker, QUESTION)
-        assert "Stale: cited clause amended, effective 2022-01-01" in asker.get_by_test_id("stChatMessage").last.inner_text()
+        answered = asker.get_by_test_id("stChatMessage").last.inner_text()
+        assert "Stale: cited clause amended, effective 2022-01-01" in answered
         ask(asker, MARKED_QUESTION)
         assert MARKED_QUESTION in asker.get_by_test_id("stMainBlockContainer").first.inner_text()
         assert_nothing_ran(asker, fired)
@@ -187,8 +188,18 @@ def test_a_reviewer_corrects_a_citation_and_approves_and_markup_never_runs(brows
         assert decision.comment == COMMENT and decision.citations[0].action is Action.CORRECT
         assert decision.citations[0].correction.reference == "§ 900.2(b)"
         asker.get_by_role("link", name="History").click()
-        asker.get_by_test_id("stMainBlockContainer").first.get_by_text("Approved with corrections by rex").wait_for()
+        history = asker.get_by_test_id("stMainBlockContainer").first
+        row = history.locator(f"[class*='st-key-hist-{decided.answer_id}']")
+        row.get_by_text("Approved with corrections by rex").wait_for()
+        row.get_by_role("button", name="Open").click()
+        history.get_by_text("Review history").wait_for()
+        wait_idle(asker)
+        text = history.inner_text()
+        assert COMMENT in text and "corrected to § 900.2(b)" in text
+        assert "A lender shall notify an applicant of action taken within 30 days" in text  # the 2016 text, as recorded
         assert_nothing_ran(asker, fired)
+        asker.wait_for_timeout(300)
+        save_screenshot(asker, tmp_path, "history-answer.png", docs=True)
     finally:
         for n, pg in enumerate(browser.contexts):
             for m, p in enumerate(pg.pages):

@@ -230,7 +230,8 @@ def test_a_reviewer_corrects_a_citation_to_a_clause_found_by_search(part900):
     pick = at.selectbox(key=f"{key}-pick")
     assert pick.options and all(" · Part 900 - Sample Notices · " in o for o in pick.options)
     index = _index(settings)
-    right = next(c for c in index.clauses if c.reference == "§ 900.2(b)" and c.version_id == record.cited[0].version_id)
+    version_id = record.cited[0].version_id  # the right clause in the version the answer cited
+    right = next(c for c in index.clauses if c.reference == "§ 900.2(b)" and c.version_id == version_id)
     pick.set_value(right.clause_id).run()
     assert "\\$5" in main_text(at)  # the chosen clause, as it reads in its version
     at = submit(at, record.answer_id, Outcome.APPROVED_WITH_CORRECTIONS)
