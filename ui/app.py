@@ -41,5 +41,5 @@ page = st.navigation(
 if user is None:
     auth.login_form(settings)
     st.stop()
-auth.sidebar(user)
+auth.sidebar(settings, user)
 page.run()

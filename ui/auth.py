@@ -49,14 +49,19 @@ def login_form(settings) -> None:
     st.rerun()
 
 
-def _log_out() -> None:
+def _log_out(settings, user: User) -> None:
+    from rag.records.reviews import release
+    from ui.review import OPEN
+
+    if st.session_state.get(OPEN):  # an answer left under review goes back to the queue at once, not in 15 minutes
+        release(resources.book(settings), user, st.session_state[OPEN])
     st.session_state.clear()  # everything this session held: turns, open reviews, the user
 
 
-def sidebar(user: User) -> None:
+def sidebar(settings, user: User) -> None:
     """Who is logged in, and their way out."""
     if user.local:
         st.sidebar.caption(":material/person: No users are defined: running as the local user, with every right.")
         return
     st.sidebar.markdown(f":material/person: **{render.md_escape(user.name)}** · {user.role.value}")
-    st.sidebar.button("Log out", icon=":material/logout:", key="log_out", on_click=_log_out)
+    st.sidebar.button("Log out", icon=":material/logout:", key="log_out", on_click=_log_out, args=(settings, user))

@@ -165,6 +165,15 @@ def test_opening_an_answer_claims_it_and_another_reviewer_sees_it_read_only(part
     assert claim_of(book, record.answer_id) is None
 
 
+def test_logging_out_releases_the_answer_under_review(part900):
+    settings, book = part900
+    record = ask(settings, book)
+    at = open_for_review("rex", record.answer_id)
+    assert claim_of(book, record.answer_id).reviewer == "rex"
+    at.button(key="log_out").click().run()
+    assert claim_of(book, record.answer_id) is None and at.text_input(key="login_name")
+
+
 def test_each_citation_shows_the_clause_as_recorded_with_its_page_verdict_and_change(part900):
     settings, book = part900
     record = ask(settings, book)
@@ -372,3 +381,15 @@ def test_the_summary_shows_acceptance_reasons_and_agreement_of_two_reviewers(par
     assert tables[3].to_dict("records") == [{"Reason": "wrong clause", "Citations": 1}]
     disputed, = list_answers(two)  # the two reviewers differ on the second answer: it waits for a third
     assert disputed.answer_id == second.answer_id and disputed.state is State.DISPUTED
+
+
+def test_an_abstention_is_reviewed_by_its_outcome_alone(part900):
+    settings, book = part900
+    record = ask(settings, book, as_of=date(2005, 1, 1))  # before the first version: nothing was in force
+    assert record.abstained and not citation_slots(record)
+    at = open_for_review("rex", record.answer_id)
+    assert any("no version in force" in w.value for w in at.main.warning)
+    assert not [r for r in at.radio if r.key.endswith("-act")]
+    at = submit(at, record.answer_id, Outcome.APPROVED, "right to abstain")
+    assert not at.main.error
+    assert history_of(book, "ann")[0].state is State.APPROVED
