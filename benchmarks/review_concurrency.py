@@ -611,7 +611,7 @@ def main(argv: list[str] | None = None) -> int:
     if "postgresql" in backends and not args.postgres_url:
         parser.error("postgresql needs --postgres-url or REGCITE_TEST_POSTGRES (`bash scripts/postgres.sh` prints "
                      "one), or --backends sqlite")
-    load_before = os.getloadavg()
+    load_before, code = os.getloadavg(), _code_version()  # the tree is shared: say what the workers started on
     runs = []
     for backend in backends:
         run = run_backend(backend, seconds=args.seconds, askers=args.askers, reviewers=args.reviewers,
@@ -632,7 +632,7 @@ def main(argv: list[str] | None = None) -> int:
         "what": "askers, reviewers and an ingest at once on one records database; figures over the whole window, "
                 "latencies per call (nearest-rank percentiles)",
         "command": "python benchmarks/review_concurrency.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "code": _code_version(), "machine": platform.platform(), "cpus": os.cpu_count(),
+        "code": code, "machine": platform.platform(), "cpus": os.cpu_count(),
         "python": platform.python_version(), "sqlalchemy": sqlalchemy.__version__,
         "embed_backend": runs[0]["embed_backend"], "questions": list(QUESTIONS),
         "load_avg_before": [round(x, 2) for x in load_before],
