@@ -43,6 +43,13 @@ def _claim(book, user, record: AnswerRecord) -> str:
     return ""
 
 
+def _hit_label(hit, dated: bool) -> str:
+    """A search result as the select box lists it (plain text): reference, document, version date, opening words."""
+    d = hit.document
+    since = f" (version of {d.effective_from.isoformat()})" if dated and d.effective_from else ""
+    return f"{hit.clause.reference} · {d.title}{since} · {' '.join(hit.clause.text.split())[:90]}"
+
+
 def _correction(settings, index, record: AnswerRecord, sentence: Sentence, key: str) -> Correction | None:
     """A search box over the index and the clause chosen from its results, as it reads in its version (the words
     it shares with the sentence highlighted)."""
@@ -51,15 +58,15 @@ def _correction(settings, index, record: AnswerRecord, sentence: Sentence, key: 
         return None
     query = st.text_input("Search for the right clause", key=f"{key}-find",
                           placeholder="words of the clause, or its reference (e.g. 900.2(b))")
+    every_version = st.toggle("Search every version", key=f"{key}-everyv",
+                              help="By default only the versions in force on the day the answer was asked for")
     if not query.strip():
         return None
-    # the versions the answer could cite: in force on the day it was asked for
-    hits = resources.search(settings, query, Filters(as_of=record.filters.as_of))
+    hits = resources.search(settings, query, Filters() if every_version else Filters(as_of=record.filters.as_of))
     if not hits:
         st.caption("No clause matches; try other words.")
         return None
-    labels = {h.clause.clause_id: f"{h.clause.reference} · {h.document.title} · "
-                                  f"{' '.join(h.clause.text.split())[:90]}" for h in hits}
+    labels = {h.clause.clause_id: _hit_label(h, dated=every_version) for h in hits}
     chosen = st.selectbox("Right clause", list(labels), index=None, format_func=labels.__getitem__,
                           placeholder=f"{len(hits)} clauses found: choose one", key=f"{key}-pick")
     if chosen is None:

@@ -393,3 +393,17 @@ def test_an_abstention_is_reviewed_by_its_outcome_alone(part900):
     at = submit(at, record.answer_id, Outcome.APPROVED, "right to abstain")
     assert not at.main.error
     assert history_of(book, "ann")[0].state is State.APPROVED
+
+
+def test_the_correction_search_can_reach_every_version(part900):
+    settings, book = part900
+    record = ask(settings, book)  # cites the 2016 version
+    at = open_for_review("rex", record.answer_id)
+    key = f"{prefix(record.answer_id)}-c0"
+    at.radio(key=f"{key}-act").set_value(Action.CORRECT).run()
+    at.text_input(key=f"{key}-find").input("notify an applicant within days").run()
+    labels = lambda: at.selectbox(key=f"{key}-pick").options  # noqa: E731
+    assert any("within 30 days" in o for o in labels()) and not any("within 14 days" in o for o in labels())
+    at.toggle(key=f"{key}-everyv").set_value(True).run()  # the 2022 version too, named by its date
+    assert any("(version of 2022-01-01) · A lender shall notify an applicant of action taken within 14 days" in o
+               for o in labels())
