@@ -1,6 +1,8 @@
 """Who is using the app: a login against the record book's users, held in the server-side session state only."""
 from __future__ import annotations
 
+import unicodedata
+
 import streamlit as st
 
 from rag.errors import AuthError
@@ -41,7 +43,8 @@ def login_form(settings) -> None:
     if not submitted:
         return
     try:
-        user = authenticate(resources.book(settings), name, password)
+        # users are stored under NFC names (rag.records.users.check_name) but authenticate does not normalise
+        user = authenticate(resources.book(settings), unicodedata.normalize("NFC", name), password)
     except AuthError:
         st.error(WRONG, icon=":material/lock:")
         return

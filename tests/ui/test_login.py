@@ -154,3 +154,11 @@ def test_a_user_name_with_markup_shows_literally(records_env):
     shown = sidebar_text(at)
     assert "**\\<img src\\=x onerror\\=alert\\(1\\)\\>** · asker" in shown
     assert "<" not in shown.replace("\\<", "")  # every angle bracket escaped: Markdown shows it, never parses it
+
+
+def test_a_name_typed_in_decomposed_unicode_logs_in(records_env):
+    settings, book = records_env
+    add_user(book, ADMIN.name, Role.ADMIN, PASSWORD, by=ADMIN)
+    add_user(book, "Zoë", Role.ASKER, PASSWORD, by=ADMIN)  # stored NFC
+    at = log_in(open_app(), "Zoe\u0308")  # as some keyboards send it: e and a combining diaeresis
+    assert not at.error and at.chat_input
