@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from pathlib import Path
 
@@ -21,10 +22,18 @@ def shared_path(relative: str) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_config_home(tmp_path_factory):
+    """The default audit key lives under $XDG_CONFIG_HOME: point it here, so no test (nor a server one starts) signs
+    with or creates the user's own key."""
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config-home"))
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings with a private data directory and no environment or config file leaking in."""
-    return load_settings(env={}, overrides={"data_dir": tmp_path / "data"})
+    return load_settings(env={}, overrides={"data_dir": tmp_path / "data",
+                                            "audit_key_file": str(tmp_path / "keys" / "audit.key")})
 
 
 class NetworkBlocked(ConnectionRefusedError):

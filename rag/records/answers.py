@@ -64,6 +64,8 @@ class AnswerRecord:
     notes: tuple[str, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
     record_hash: str = ""
+    reasoning: str = ""  # a model's <think> trace, shown apart from the answer
+    dropped_markers: int = 0
 
     def cited_clause(self, clause_id: str) -> CitedClause | None:
         return next((c for c in self.cited if c.clause_id == clause_id), None)
@@ -165,5 +167,6 @@ def answer_from_record(record: Record) -> AnswerRecord:
             parse_day_or_none(c["effective_to"]), c["source_path"]) for c in b["cited"]),
         text=b["text"], sentences=tuple(sentence_from_dict(s) for s in b["sentences"]), abstained=b["abstained"],
         fallback_reason=b.get("fallback_reason", ""), notes=tuple(b.get("notes", ())),
-        timings_ms=dict(b.get("timings_ms", {})), record_hash=record.hash,
+        timings_ms=dict(b.get("timings_ms", {})), record_hash=record.hash, reasoning=b.get("reasoning", ""),
+        dropped_markers=int(b.get("dropped_markers", 0)),
     )

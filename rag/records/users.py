@@ -114,8 +114,8 @@ def authenticate(book, name: str, password: str) -> User:
 
     from rag.records.tables import users
 
-    with book.db.read() as conn:
-        row = conn.execute(select(users).where(users.c.name == name.strip())).first()
+    with book.db.read() as conn:  # names are stored NFC: "Zoë" typed decomposed is the same user
+        row = conn.execute(select(users).where(users.c.name == unicodedata.normalize("NFC", name.strip()))).first()
     hasher = _hasher()
     try:
         # an unknown name still costs one verification, so timing does not tell which names exist

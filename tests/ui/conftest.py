@@ -119,13 +119,15 @@ def app_env(tmp_path, monkeypatch):
 
     data = tmp_path / "data"
     monkeypatch.setenv("REGCITE_DATA_DIR", str(data))
+    monkeypatch.setenv("REGCITE_AUDIT_KEY_FILE", str(tmp_path / "keys" / "audit.key"))  # never the user's own key
     for key in ("REGCITE_CONFIG", "REGCITE_LLM_BACKEND", "REGCITE_LLM_MODEL", "REGCITE_LLM_BASE_URL"):
         monkeypatch.delenv(key, raising=False)
     # Pages under test skip loading the real embedder ahead of the first question; tests of the real path restore it.
     monkeypatch.setattr("ui.resources.warm_up", lambda settings, index: None)
     st.cache_resource.clear()
     st.cache_data.clear()
-    yield load_settings(env={"REGCITE_DATA_DIR": str(data)})
+    yield load_settings(env={"REGCITE_DATA_DIR": str(data),
+                             "REGCITE_AUDIT_KEY_FILE": str(tmp_path / "keys" / "audit.key")})
     st.cache_resource.clear()
     st.cache_data.clear()
 

@@ -141,7 +141,8 @@ def _ingest(paths: list[Path], data_dir: Path):
     from ingest.pipeline import ingest_paths
     from rag.config import load_settings
 
-    settings = load_settings(env={}, overrides={"data_dir": data_dir})
+    settings = load_settings(env={}, overrides={"data_dir": data_dir,
+                                                "audit_key_file": str(data_dir.parent / "keys" / "audit.key")})
     report = ingest_paths(paths, settings, progress=False)
     assert report.added >= 4 and not report.skipped, report
     return settings
