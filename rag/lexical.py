@@ -76,7 +76,11 @@ def terms(text: str) -> list[str]:
 
 # Bump when terms() or the stemmer's use changes: a saved index with another version is rebuilt, not trusted.
 TERMS_VERSION = 1
-SAVED = "regcite-lexical.json"  # size, terms version, k1, b and a sha256 over the bm25s files
+SAVED = "regcite-lexical.json"  # size, terms version, k1, b and a sha256 over the other files
+# The saved form: bm25s's precomputed score matrix (one CSC column per term: the documents it occurs in and its BM25
+# weight there) and the vocabulary as sorted UTF-8 terms with offsets, so a reader maps arrays and parses nothing.
+ARRAYS = ("data", "indices", "indptr", "term_offsets", "term_ids")
+TERMS = "terms.utf8"
 
 
 def lexical_text(clause) -> str:
@@ -85,35 +89,68 @@ def lexical_text(clause) -> str:
     return f"{clause.reference} {heading} {clause.text}"
 
 
-def _bm25s():
-    import logging
+class _SortedTerms:
+    """term -> id over a memory-mapped sorted vocabulary: a binary search of a few steps instead of loading a dict
+    of 150,000 terms (a quarter of a second) in every process."""
 
-    import bm25s
+    def __init__(self, blob: np.ndarray, offsets: np.ndarray, ids: np.ndarray):
+        self._blob, self._offsets, self._ids = blob, offsets, ids
 
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs each build at DEBUG through its own handler
-    return bm25s
+    def get(self, term: str) -> int | None:
+        key = term.encode("utf-8")
+        lo, hi = 0, len(self._ids)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._blob[self._offsets[mid]:self._offsets[mid + 1]].tobytes() < key:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < len(self._ids) and self._blob[self._offsets[lo]:self._offsets[lo + 1]].tobytes() == key:
+            return int(self._ids[lo])
+        return None
 
 
 class LexicalIndex:
-    """BM25 (bm25s, Lucene variant) over a fixed list of texts, scored in full so any filter mask applies exactly."""
+    """BM25 (bm25s, Lucene variant) over a fixed list of texts, scored in full so any filter mask applies exactly.
+
+    bm25s builds the score matrix; scoring sums its columns for the query's terms in numpy (the sums bm25s makes,
+    in the same order), so a saved index is read without importing bm25s or scipy."""
 
     def __init__(self, texts: Sequence[str], k1: float = K1, b: float = B):
-        bm25s = _bm25s()
+        import logging
+
         self.size = len(texts)
         self.k1, self.b = k1, b
         tokenized = [terms(t) for t in texts]
         vocab: dict[str, int] = {}
         ids = [[vocab.setdefault(tok, len(vocab)) for tok in toks] for toks in tokenized]
         self._vocab = vocab
-        self._bm25 = bm25s.BM25(k1=k1, b=b)
+        self._data = np.zeros(0, dtype=np.float32)
+        self._indices = np.zeros(0, dtype=np.int32)
+        self._indptr = np.zeros(1, dtype=np.int64)
         if self.size:
-            self._bm25.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
+            import bm25s
+
+            logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs each build at DEBUG via its own handler
+            bm25 = bm25s.BM25(k1=k1, b=b)
+            # A copy: bm25s adds an empty-string entry of its own to the vocabulary it is given.
+            bm25.index(bm25s.tokenization.Tokenized(ids=ids, vocab=dict(vocab)), show_progress=False)
+            self._data = np.asarray(bm25.scores["data"], dtype=np.float32)
+            self._indices = np.asarray(bm25.scores["indices"], dtype=np.int32)
+            self._indptr = np.asarray(bm25.scores["indptr"], dtype=np.int64)
 
     def save(self, folder: Path) -> str:
-        """Write the index into folder (created) and return a sha256 over everything written."""
+        """Write the index into folder (created), every file fsynced; returns a sha256 over what was written."""
         folder.mkdir(parents=True, exist_ok=True)
-        if self.size:
-            self._bm25.save(str(folder), show_progress=False)
+        ordered = sorted(self._vocab.items(), key=lambda kv: kv[0].encode("utf-8")) if self._vocab else []
+        encoded = [t.encode("utf-8") for t, _ in ordered]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(e) for e in encoded], out=offsets[1:])
+        (folder / TERMS).write_bytes(b"".join(encoded))
+        arrays = {"data": self._data, "indices": self._indices, "indptr": self._indptr, "term_offsets": offsets,
+                  "term_ids": np.array([i for _, i in ordered], dtype=np.int32)}
+        for name in ARRAYS:
+            np.save(folder / f"{name}.npy", arrays[name], allow_pickle=False)
         digest = _digest(folder)
         (folder / SAVED).write_text(json.dumps({"size": self.size, "terms_version": TERMS_VERSION, "k1": self.k1,
                                                 "b": self.b, "sha256": digest}), encoding="utf-8")
@@ -124,8 +161,8 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, folder: Path, size: int, sha256: str = "", k1: float = K1, b: float = B) -> "LexicalIndex | None":
-        """The index saved in folder, its score arrays memory-mapped; None when it is missing, from another terms
-        version or parameters, of another size, or (with sha256) not the bytes the writer recorded."""
+        """The index saved in folder, memory-mapped; None when it is missing, from another terms version or
+        parameters, of another size, or (with sha256) not the bytes the writer recorded."""
         try:
             saved = json.loads((folder / SAVED).read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -133,26 +170,33 @@ class LexicalIndex:
         if (saved.get("size"), saved.get("terms_version"), saved.get("k1"), saved.get("b")) != (size, TERMS_VERSION,
                                                                                               k1, b):
             return None
-        if sha256 and (saved.get("sha256") != sha256 or _digest(folder) != sha256):
+        try:
+            if sha256 and (saved.get("sha256") != sha256 or _digest(folder) != sha256):
+                return None
+            arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in ARRAYS}
+            blob = np.memmap(folder / TERMS, dtype=np.uint8, mode="r") if (folder / TERMS).stat().st_size else (
+                np.zeros(0, dtype=np.uint8))
+        except (OSError, ValueError):
+            return None
+        if len(arrays["indptr"]) != len(arrays["term_ids"]) + 1 or len(arrays["term_offsets"]) != len(
+                arrays["term_ids"]) + 1:
             return None
         self = cls.__new__(cls)
         self.size, self.k1, self.b = size, k1, b
-        if size:
-            try:
-                self._bm25 = _bm25s().BM25.load(str(folder), mmap=True, show_progress=False)
-            except (OSError, ValueError, KeyError):
-                return None
-            self._vocab = self._bm25.vocab_dict
-        else:
-            self._bm25, self._vocab = None, {}
+        self._data, self._indices, self._indptr = arrays["data"], arrays["indices"], arrays["indptr"]
+        self._vocab = _SortedTerms(blob, arrays["term_offsets"], arrays["term_ids"])
         return self
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every text for the query, shape (size,); zeros when no query token is known."""
-        ids = [self._vocab[t] for t in dict.fromkeys(terms(query)) if t in self._vocab]
+        scores = np.zeros(self.size, dtype=np.float32)
+        ids = [i for t in dict.fromkeys(terms(query)) if (i := self._vocab.get(t)) is not None]
         if not ids or not self.size:
-            return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(ids), dtype=np.float32)
+            return scores
+        spans = [(int(self._indptr[i]), int(self._indptr[i + 1])) for i in ids]
+        np.add.at(scores, np.concatenate([self._indices[a:b] for a, b in spans]),
+                  np.concatenate([self._data[a:b] for a, b in spans]))
+        return scores
 
     def top(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """Up to k (position, score) with a positive score, best first, only where allowed is true."""
@@ -169,7 +213,7 @@ class LexicalIndex:
 
 
 def _digest(folder: Path) -> str:
-    """sha256 over the names and bytes of the bm25s files in folder (not the manifest that records it)."""
+    """sha256 over the names and bytes of the files in folder (not the manifest that records it)."""
     h = hashlib.sha256()
     for path in sorted(p for p in folder.iterdir() if p.name != SAVED and p.is_file()):
         h.update(path.name.encode() + b"\0")

@@ -1,6 +1,8 @@
 """BM25 tokenisation (stemmed English, kept modal words, Han unigrams + bigrams, NFKC) and masked top-k."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -119,7 +121,7 @@ def saved(lexical, tmp_path):
 def test_a_saved_index_loads_memory_mapped_and_scores_exactly_as_built(lexical, saved, query):
     folder, sha = saved
     loaded = LexicalIndex.load(folder, len(TEXTS), sha)
-    assert isinstance(loaded._bm25.scores["data"], np.memmap)
+    assert isinstance(loaded._data, np.memmap) and isinstance(loaded._indptr, np.memmap)
     np.testing.assert_array_equal(loaded.scores(query), lexical.scores(query))
     assert loaded.top(query, k=3) == lexical.top(query, k=3)
 
@@ -134,7 +136,7 @@ def test_a_saved_index_that_does_not_match_is_not_trusted(saved, monkeypatch):
     monkeypatch.setattr(lexical_module, "TERMS_VERSION", lexical_module.TERMS_VERSION + 1)
     assert LexicalIndex.load(folder, len(TEXTS), sha) is None  # tokenised by other rules
     monkeypatch.undo()
-    data = folder / "data.csc.index.npy"
+    data = folder / "data.npy"
     data.write_bytes(data.read_bytes()[:-8] + b"\0" * 8)
     assert LexicalIndex.load(folder, len(TEXTS), sha) is None  # damaged on disk
 
@@ -143,3 +145,18 @@ def test_an_empty_index_saves_and_loads(tmp_path):
     sha = LexicalIndex([]).save(tmp_path / "empty")
     loaded = LexicalIndex.load(tmp_path / "empty", 0, sha)
     assert loaded.size == 0 and loaded.top("creditor", k=5) == []
+
+
+def test_a_reader_of_a_saved_index_imports_neither_bm25s_nor_scipy(saved):
+    import subprocess
+    import sys
+
+    folder, sha = saved
+    probe = (f"import sys; from rag.lexical import LexicalIndex\n"
+             f"index = LexicalIndex.load(__import__('pathlib').Path({str(folder)!r}), {len(TEXTS)}, {sha!r})\n"
+             "print(index.top('notify within 30 days', k=2)[0][0], "
+             "','.join(m for m in ('bm25s', 'scipy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["0"]  # the best text, and no module listed after it
