@@ -17,7 +17,7 @@ import numpy as np
 from rag import vectors
 from rag.config import Settings
 from rag.errors import IndexLocked
-from rag.lexical import SAVED, TERMS_VERSION, LexicalIndex, lexical_text
+from rag.lexical import LexicalIndex, lexical_text
 from rag.lineage_store import realign
 from rag.reports import IngestCounts, SkippedFile, VersionImpact
 from rag.schema import SCHEMA_VERSION, migrate, version_columns
@@ -189,7 +189,7 @@ class Writer:
                 [
                     ("generation", str(generation)), ("model_name", self.model_name), ("dim", str(self.dim)),
                     ("schema_version", str(SCHEMA_VERSION)), ("vectors_count", str(cpu.ntotal)),
-                    ("vectors_sha256", sha), ("lexical_sha256", lexical_sha), ("lexical_version", str(TERMS_VERSION)),
+                    ("vectors_sha256", sha), ("lexical_sha256", lexical_sha),
                     ("embed_backends", ",".join(sorted(backends))),
                 ],
             )
@@ -200,8 +200,6 @@ class Writer:
                 # even of unchanged files, so its readers stop re-tokenising the corpus.
                 db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('lexical_sha256', ?)",
                            (self._write_lexical(generation),))
-                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('lexical_version', ?)",
-                           (str(TERMS_VERSION),))
         db.execute("UPDATE ingest_runs SET generation = ? WHERE generation = -1", (generation,))
         db.execute("COMMIT")
         self.generation = generation
@@ -226,9 +224,11 @@ class Writer:
         return sha
 
     def _lexical_current(self, generation: int) -> bool:
-        meta = read_meta(self._db())
-        return (meta.get("lexical_version") == str(TERMS_VERSION)
-                and (lexical_dir(self.index_dir, generation) / SAVED).exists())
+        """Whether the generation's saved BM25 index is there and readable as this release saves it."""
+        db = self._db()
+        count = db.execute("SELECT COUNT(*) FROM clauses").fetchone()[0]
+        sha = read_meta(db).get("lexical_sha256", "")
+        return bool(sha) and LexicalIndex.load(lexical_dir(self.index_dir, generation), count, sha) is not None
 
     def _delete_old_vector_files(self, generation: int) -> None:
         """Vector files and BM25 folders of older generations; a reader holding one keeps its open or mapped copy."""
