@@ -14,7 +14,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from rag.config import Settings, settings_record
+from rag.config import RECORD_SETTINGS, Settings, settings_record
 from rag.errors import RegciteError
 from rag.serialize import answer_to_dict
 from rag.types import Answer
@@ -47,8 +47,8 @@ def build_answer_path(settings: Settings, embedder=None) -> AnswerPath:
 
 
 def _settings_sha(settings: Settings) -> str:
-    # data_dir is where, not how: a copied index must not block a resume
-    d = {k: v for k, v in settings_record(settings).items() if k != "data_dir"}
+    # data_dir is where, not how: a copied index must not block a resume; nor do the records' settings change an answer
+    d = {k: v for k, v in settings_record(settings).items() if k != "data_dir" and k not in RECORD_SETTINGS}
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -115,6 +115,9 @@ class Settings:
 
 
 SECRETS = ("llm_api_key",)
+# Where answers are recorded and who may review them: nothing here changes what an answer says.
+RECORD_SETTINGS = ("database_url", "auth", "reviews_required", "claim_minutes", "audit_key_file", "audit_checkpoints",
+                   "audit_public_key")
 
 
 def settings_record(settings: Settings) -> dict:
