@@ -164,7 +164,7 @@ def _copy_atomic(src: Path, dst: Path) -> None:
 
 def _export_fp32(source: Path, graph: Path, spec: OnnxSpec) -> None:
     """torch.onnx's TorchScript exporter over the bare transformer: last_hidden_state out, batch and length dynamic."""
-    log.warning("exporting the embedder %s to ONNX once (cached in %s)", source.name, graph.parent)
+    log.warning("exporting the embedder %s to ONNX once (cached in %s)", source, graph.parent)
     import warnings
 
     import torch
@@ -288,7 +288,9 @@ def _openvino(graph: Path, threads: int, compile_cache: Path | None):
     if compile_cache is not None:  # the compiled blob, reused by the next process: start-up 2 s -> a fraction
         compile_cache.mkdir(parents=True, exist_ok=True)
         core.set_property({"CACHE_DIR": str(compile_cache)})
-    config = {"PERFORMANCE_HINT": "LATENCY"}
+    # fp32 everywhere: on CPUs with bf16 or AMX units OpenVINO would otherwise run in bf16, and its vectors would no
+    # longer be the interchangeable ones MEASURED_MIN_COSINE records.
+    config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
     if threads:
         config["INFERENCE_NUM_THREADS"] = threads
     compiled = core.compile_model(core.read_model(str(graph)), "CPU", config)
