@@ -108,7 +108,10 @@ def decide(book, reviewer: User, answer_id: str, outcome: Outcome, citations: li
             "citations": [_ruling_to_dict(c) for c in citations]}
 
     def index_row(conn, record: Record):
-        _refuse_if_claimed_by_another(conn, answer_id, reviewer)  # inside the write: no claim slips in between
+        # inside the write: no claim or decision slips in between the checks and this record
+        _refuse_if_claimed_by_another(conn, answer_id, reviewer)
+        earlier = [d for d in _decisions_in(conn, answer_id) if d.seq < record.seq]
+        _refuse_if_nothing_to_decide(earlier, reviewer, book.reviews_required)
         conn.execute(insert(decisions).values(decision_id=record.record_id, answer_id=answer_id, seq=record.seq,
                                               reviewer=reviewer.name, decided_at=record.at, outcome=outcome.value))
         state = state_of(_decisions_in(conn, answer_id), book.reviews_required)
@@ -129,6 +132,17 @@ def _refuse_if_claimed_by_another(conn, answer_id: str, reviewer: User) -> None:
     if row is not None:
         raise ReviewError(f"{row.reviewer} is reviewing this answer (claimed until {row.until}); "
                           "wait for them or for the claim to lapse")
+
+
+def _refuse_if_nothing_to_decide(earlier: list[Decision], reviewer: User, required: int) -> None:
+    """A complete review is not reopened by a late decision; nor is a second review given by the first reviewer."""
+    state = state_of(earlier, required)
+    if not state.open:
+        last = earlier[-1]
+        raise ReviewError(f"this answer's review is complete ({state.value} by {last.reviewer} at {last.decided_at}); "
+                          "nothing more to decide")
+    if state is State.SECOND_REVIEW and any(d.reviewer == reviewer.name for d in earlier):
+        raise ReviewError("you gave this answer's first review; a second reviewer must give the other")
 
 
 def _check_rulings(answer: AnswerRecord, citations: list[CitationDecision], outcome: Outcome) -> None:
@@ -222,6 +236,10 @@ def claim(book, reviewer: User, answer_id: str) -> Claim:
 
     require_reviewer(reviewer)
     load_answer(book, answer_id)
+    with book.db.read() as conn:
+        state = state_of(_decisions_in(conn, answer_id), book.reviews_required)
+    if not state.open:
+        raise ReviewError(f"this answer's review is complete ({state.value}); there is nothing to claim")
     now = utc_now()
     until = (datetime.now(timezone.utc) + timedelta(minutes=book.claim_minutes)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     try:

@@ -41,7 +41,13 @@ def verify_chain(db: RecordsDB, checkpoints: Checkpoints) -> ChainReport:
     from rag.records.tables import records
 
     breaks: list[Break] = []
+    trusted = checkpoints.trusted_public_key()
+    # Checkpoints before records: a checkpoint is written after its record commits, so each one read here names a
+    # record the snapshot below holds, however many are appended meanwhile.
+    read_checkpoints = checkpoints.read() if trusted is not None else []
     with db.read() as conn:  # the hashes first (small), then the bodies streamed: a long chain never sits in memory
+        if db.dialect == "postgresql":  # both queries in one snapshot (SQLite's read transaction is one already)
+            conn.execution_options(isolation_level="REPEATABLE READ")
         by_seq = {r.seq: (r.record_id, r.hash) for r in conn.execute(
             select(records.c.seq, records.c.record_id, records.c.hash))}
         stored_hashes = {h: seq for seq, (_, h) in by_seq.items()}
@@ -58,9 +64,8 @@ def verify_chain(db: RecordsDB, checkpoints: Checkpoints) -> ChainReport:
             previous_hash, previous_seq = row.hash, row.seq
     first_seq = min(by_seq, default=0)
 
-    trusted = checkpoints.trusted_public_key()
     signed = []
-    for cp in checkpoints.read() if trusted is not None else ():
+    for cp in read_checkpoints:
         if not cp.signed:
             breaks.append(Break(max(cp.seq, 0), "", f"checkpoint line {cp.line} of {checkpoints.path} has a bad "
                                                     "signature"))

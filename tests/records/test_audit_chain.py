@@ -110,3 +110,23 @@ def test_without_a_key_to_check_the_checkpoints_the_chain_does_not_pass(log, tmp
     blind = dataclasses.replace(log.checkpoints, key_path=tmp_path / "nowhere.key")
     report = verify_chain(log.db, blind)
     assert not report.holds and "cannot check the signed checkpoints" in report.breaks[0].what
+
+
+def test_verify_holds_on_a_chain_that_grows_while_it_is_read(log, rule_pipeline):
+    import threading
+
+    stop = threading.Event()
+
+    def keep_asking():
+        while not stop.is_set():
+            ask_and_record(rule_pipeline, log, ADMIN, QUESTIONS[0], Filters(as_of=AS_OF), entry="cli")
+
+    writer = threading.Thread(target=keep_asking)
+    writer.start()
+    try:
+        reports = [verify_chain(log.db, log.checkpoints) for _ in range(15)]
+    finally:
+        stop.set()
+        writer.join()
+    assert [r.breaks for r in reports if not r.holds] == []
+    assert reports[-1].records > 6  # it did grow meanwhile

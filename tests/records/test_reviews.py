@@ -113,3 +113,21 @@ def test_the_queue_filters_by_asker_backend_document_and_date(people, rule_pipel
     assert list_answers(people, QueueFilter(backend="openai")) == []
     assert list_answers(people, QueueFilter(until="2000-01-01")) == []
     assert len(list_answers(people, QueueFilter(since=first.asked_at[:10], until=first.asked_at[:10]))) == 2
+
+
+def test_a_complete_review_is_not_reopened_and_a_first_reviewer_cannot_give_the_second(people, rule_pipeline):
+    import dataclasses
+
+    answer = _ask(rule_pipeline, people)
+    decide(people, REVIEWER, answer.answer_id, Outcome.APPROVED, _accept_all(answer))
+    with pytest.raises(ReviewError, match="review is complete"):
+        claim(people, SECOND, answer.answer_id)
+    with pytest.raises(ReviewError, match="review is complete"):
+        decide(people, SECOND, answer.answer_id, Outcome.APPROVED, _accept_all(answer))
+    assert len(decisions_of(people, answer.answer_id)) == 1
+
+    twice = dataclasses.replace(people, reviews_required=2)
+    other = _ask(rule_pipeline, twice, "When must a creditor notify an applicant of action taken?")
+    decide(twice, REVIEWER, other.answer_id, Outcome.APPROVED, _accept_all(other))
+    with pytest.raises(ReviewError, match="second reviewer must give"):
+        decide(twice, REVIEWER, other.answer_id, Outcome.APPROVED, _accept_all(other))
