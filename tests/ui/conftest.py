@@ -181,6 +181,9 @@ def ingest_versions(settings, folder: Path, monkeypatch) -> dict:
         (folder / name).write_text(text, encoding="utf-8")
         report = ingest_paths([folder / name], settings, progress=False, embedder=HashEmbedder(64), effective_from=day)
         assert report.added == 1 and not report.skipped, report
-    monkeypatch.setattr("rag.embed.load_embedder", lambda settings: HashEmbedder(64))
+    import rag.pipeline  # imported first with the real loader: a first import under the patch would keep the stand-in
+
+    for where in ("rag.embed.load_embedder", "rag.pipeline.load_embedder"):
+        monkeypatch.setattr(where, lambda settings: HashEmbedder(64))
     docs = open_index(settings).documents.values()
     return {d.effective_from.year: d for d in docs}
