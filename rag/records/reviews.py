@@ -227,23 +227,26 @@ class Claim:
 
 
 def claim(book, reviewer: User, answer_id: str) -> Claim:
-    """Take (or renew) the answer for `claim_minutes`; ReviewError naming the holder when another reviewer has it.
-    The update and the insert are conditional, so two reviewers racing for one answer cannot both win."""
-    from sqlalchemy import insert, or_, update
+    """Take (or renew) the answer for `claim_minutes`; ReviewError naming the holder when another reviewer has it,
+    or when its review is complete. The update and the insert are conditional, so two reviewers racing for one
+    answer cannot both win; and the chain's head is locked meanwhile, so no decision lands between the check of the
+    answer's state and the claim."""
+    from sqlalchemy import insert, or_, select, update
     from sqlalchemy.exc import IntegrityError
 
-    from rag.records.tables import claims
+    from rag.records.tables import chain_head, claims
 
     require_reviewer(reviewer)
     load_answer(book, answer_id)
-    with book.db.read() as conn:
-        state = state_of(_decisions_in(conn, answer_id), book.reviews_required)
-    if not state.open:
-        raise ReviewError(f"this answer's review is complete ({state.value}); there is nothing to claim")
-    now = utc_now()
-    until = (datetime.now(timezone.utc) + timedelta(minutes=book.claim_minutes)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     try:
         with book.db.write() as conn:
+            conn.execute(select(chain_head.c.seq).where(chain_head.c.id == 1).with_for_update()).one()
+            state = state_of(_decisions_in(conn, answer_id), book.reviews_required)
+            if not state.open:
+                raise ReviewError(f"this answer's review is complete ({state.value}); there is nothing to claim")
+            now = utc_now()
+            until = (datetime.now(timezone.utc) + timedelta(minutes=book.claim_minutes)).strftime(
+                "%Y-%m-%dT%H:%M:%S.%fZ")
             taken = conn.execute(update(claims).where(
                 claims.c.answer_id == answer_id, or_(claims.c.reviewer == reviewer.name, claims.c.until < now))
                 .values(reviewer=reviewer.name, until=until)).rowcount
