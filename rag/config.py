@@ -31,10 +31,10 @@ class Settings:
     embed_model: str = PACKAGED_EMBEDDER
     embed_batch_size: int = 64  # 64 keeps 2-core CPUs busy without padding waste on short clauses
     # What runs the embedder: "torch" (sentence-transformers), or the model exported once to ONNX (kept in
-    # data_dir/onnx) and run by onnxruntime ("onnx", "onnx-int8") or OpenVINO ("openvino"), with no torch import.
-    # "onnx" by measurement (benchmarks/RESULTS.md, issue 16): the fastest cold start, ingest faster than torch,
-    # vectors within 0.99999 of torch's; int8 moves vectors too far to share an index with fp32.
-    embed_backend: str = "onnx"
+    # data_dir/onnx) and run by OpenVINO ("openvino") or onnxruntime ("onnx", "onnx-int8"), with no torch import.
+    # "openvino" by measurement (benchmarks/RESULTS.md, issue 16): on 2 cores it embedded 1.75x faster than torch
+    # (bf16 where the CPU has it) with vectors within 0.9999 of torch's; int8 moves vectors too far to share an index.
+    embed_backend: str = "openvino"
     device: str = "auto"  # "auto" picks CUDA when torch sees it, for the embedder and the transformers backend
     faiss_gpu: bool = True  # move the FAISS index to the GPU when faiss has one
 

@@ -280,6 +280,22 @@ def load_embedder(settings: Settings) -> Embedder:
         name = document_model_of(path) or name
     else:
         source, local = name, False
+    backend = settings.embed_backend
+    if backend != "torch" and local and settings.embed_model != PACKAGED_EMBEDDER:
+        backend = _backend_for(Path(source), backend)
     return Embedder(name, source, local, settings.device, settings.embed_batch_size, configured=settings.embed_model,
-                    allow_downloads=settings.allow_model_downloads, backend=settings.embed_backend,
+                    allow_downloads=settings.allow_model_downloads, backend=backend,
                     export_cache=settings.data_dir / "onnx")
+
+
+def _backend_for(folder: Path, backend: str) -> str:
+    """The configured backend, or torch for a folder only torch runs (a tuned model's query/document Router, an
+    unusual pooling): the default backend must not refuse the models regcite itself writes. Reads configs only."""
+    from rag.onnx_embed import spec_of
+
+    try:
+        spec_of(folder)
+    except ModelUnavailable as e:
+        log.warning("embed_backend %s cannot run %s (%s); it embeds with torch", backend, folder, e)
+        return "torch"
+    return backend

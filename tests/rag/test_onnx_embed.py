@@ -186,13 +186,19 @@ def test_an_unknown_backend_is_a_config_error_naming_the_choices(settings):
         load_embedder(settings.replace(embed_backend="tensorrt"))
 
 
-def test_a_model_the_onnx_backends_cannot_run_says_to_use_torch(settings, tmp_path):
+def test_a_model_the_onnx_backends_cannot_run_embeds_with_torch_and_says_so(settings, tmp_path, caplog):
+    """A tuned model's query/document Router is regcite's own output: the default backend must not refuse it."""
+    from rag.onnx_embed import spec_of
+
     folder = tmp_path / "routed"
     folder.mkdir()
     (folder / "modules.json").write_text(json.dumps([{"idx": 0, "name": "0", "path": "",
                                                       "type": "sentence_transformers.base.modules.Router"}]))
-    with pytest.raises(ModelUnavailable, match='embed_backend = "torch"'):
-        load_embedder(settings.replace(embed_model=str(folder), embed_backend="onnx")).embed_query("x")
+    with pytest.raises(ModelUnavailable, match='Router: set embed_backend = "torch"'):
+        spec_of(folder)
+    with caplog.at_level("WARNING", logger="rag.embed"):
+        embedder = load_embedder(settings.replace(embed_model=str(folder), embed_backend="onnx"))
+    assert embedder.backend == "torch" and str(folder) in caplog.text
 
 
 @pytest.mark.parametrize("pooling, expected", [
