@@ -164,8 +164,10 @@ def test_query_side_training_moves_questions_keeps_documents_and_improves_rankin
     assert tuned.name == "all-MiniLM-L6-v2" and tuned.configured == str(result.model_dir) and tuned.dim == 384
     open_index(tuned_settings).check_model(tuned.name)
     np.testing.assert_allclose(tuned.embed_query(PAIRS[0][1]), queries_after[0], atol=1e-5)
-    np.testing.assert_allclose(tuned.embed_documents([PAIRS[0][2]])[0], embedder.embed_documents([PAIRS[0][2]])[0],
-                               atol=1e-6)
+    # the tuned folder (a Router) embeds with torch, the base with the default ONNX export: one vector space
+    assert tuned.backend == "torch"
+    cosine = float(tuned.embed_documents([PAIRS[0][2]])[0] @ embedder.embed_documents([PAIRS[0][2]])[0])
+    assert cosine > 0.999, cosine
 
 
 @pytest.mark.slow
