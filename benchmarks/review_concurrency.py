@@ -356,7 +356,7 @@ def fresh_postgres_database(admin_url: str) -> tuple[str, object]:
     from sqlalchemy.engine import make_url
 
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"regcite_bench_{uuid.uuid4().hex[:12]}"
+    name = f"regcite_scratch_{uuid.uuid4().hex[:12]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)

@@ -12,7 +12,6 @@ import pytest
 
 import rag.pipeline
 from rag.answer import answer_question
-from rag.config import load_settings
 from rag.errors import AuthError
 from rag.llm import make_backend
 from rag.records.answers import load_answer
@@ -43,12 +42,6 @@ def _run(argv, settings, monkeypatch, retriever=None):
     parser.add_argument("--user")  # the global option of regcite.cli
     ask_cmd.add_arguments("ask", parser)
     return ask_cmd.run("ask", parser.parse_args(argv), settings), retriever
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return load_settings(env={}, overrides={"data_dir": tmp_path / "data",
-                                            "audit_key_file": str(tmp_path / "keys" / "audit.key")})
 
 
 @pytest.fixture

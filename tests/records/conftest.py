@@ -6,7 +6,6 @@ packaged cluster and sets it); each test gets a database of its own, dropped aft
 from __future__ import annotations
 
 import os
-import uuid
 from datetime import date
 
 import pytest
@@ -20,20 +19,9 @@ POSTGRES = os.environ.get("REGCITE_TEST_POSTGRES", "")
 
 def fresh_postgres_database() -> tuple[str, object]:
     """A new empty database on the test cluster: (its URL, a function that drops it)."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+    from benchmarks.review_concurrency import fresh_postgres_database as fresh
 
-    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    name = f"regcite_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-    return url, drop
+    return fresh(POSTGRES)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -55,25 +55,18 @@ def test_a_field_edited_with_plain_sql_names_the_record(log):
     assert (broken.seq, broken.record_id) == (3, rid) and "edited" in broken.what
 
 
-def test_a_deleted_record_is_named(log):
-    _sql(log, "DELETE FROM records WHERE seq = 4")
+@pytest.mark.parametrize("statements, seq, says", [
+    (["DELETE FROM records WHERE seq = 4"], 4, "missing"),
+    (["UPDATE records SET seq = -1 WHERE seq = 3", "UPDATE records SET seq = 3 WHERE seq = 4",
+      "UPDATE records SET seq = 4 WHERE seq = -1"], 3, "out of order"),
+    (["DELETE FROM records WHERE seq = 6",
+      "UPDATE chain_head SET seq = 5, hash = (SELECT hash FROM records WHERE seq = 5)"], 6, "removed from the end"),
+], ids=["a record deleted", "two records swapped", "the last record removed (caught by its checkpoint)"])
+def test_a_record_deleted_swapped_or_cut_from_the_end_is_named(log, statements, seq, says):
+    for statement in statements:
+        _sql(log, statement)
     broken = _first_break(log)
-    assert broken.seq == 4 and "missing" in broken.what
-
-
-def test_two_swapped_records_are_named_as_out_of_order(log):
-    _sql(log, "UPDATE records SET seq = -1 WHERE seq = 3")
-    _sql(log, "UPDATE records SET seq = 3 WHERE seq = 4")
-    _sql(log, "UPDATE records SET seq = 4 WHERE seq = -1")
-    broken = _first_break(log)
-    assert broken.seq == 3 and "out of order" in broken.what
-
-
-def test_the_last_record_removed_is_caught_by_its_checkpoint(log):
-    _sql(log, "DELETE FROM records WHERE seq = 6")
-    _sql(log, "UPDATE chain_head SET seq = 5, hash = (SELECT hash FROM records WHERE seq = 5)")
-    broken = _first_break(log)
-    assert broken.seq == 6 and "removed from the end" in broken.what
+    assert broken.seq == seq and says in broken.what
 
 
 def test_a_forger_who_recomputes_the_whole_chain_is_caught_without_the_key(log):
