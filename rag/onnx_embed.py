@@ -169,7 +169,9 @@ def _export_fp32(source: Path, graph: Path, spec: OnnxSpec) -> None:
 
     import torch
     from transformers import AutoModel
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # a one-off export needs no "Loading weights" bar
     try:
         base = AutoModel.from_pretrained(str(source), local_files_only=True).eval()
     except Exception as e:  # transformers raises OSError or ValueError for a folder it cannot read
