@@ -14,7 +14,8 @@ def citation_to_dict(citation: Citation) -> dict:
         "page_span": {"first": c.page_span.first, "last": c.page_span.last},
         "quote": c.quote, "verdict": c.verdict.value, "score": c.score,
         # the cited version: null dates where the range is open or the date unknown
-        "effective_from": day_or_none(c.effective_from), "effective_to": day_or_none(c.effective_to), "source_path": c.source_path,
+        "effective_from": day_or_none(c.effective_from), "effective_to": day_or_none(c.effective_to),
+        "source_path": c.source_path,
     }
 
 
@@ -31,7 +32,8 @@ def hit_to_dict(rank: int, hit: Hit) -> dict:
         "version_id": d.version_id, "document_title": d.title, "kind": d.kind.value,
         "jurisdiction": d.jurisdiction, "language": d.language, "pages": str(c.page_span),
         "score": hit.score, "dense_score": hit.dense_score, "lexical_score": hit.lexical_score, "via": hit.via,
-        "effective_from": day_or_none(d.effective_from), "effective_to": day_or_none(d.effective_to), "status": d.status.value,
+        "effective_from": day_or_none(d.effective_from), "effective_to": day_or_none(d.effective_to),
+        "status": d.status.value,
     }
 
 
