@@ -63,7 +63,7 @@ class Checkpoints:
         return _raw_public(_private_key(self.key_path, create=False).public_key())
 
     def read(self) -> list[Checkpoint]:
-        """Every checkpoint in the file, each marked signed or not; a line that is not a checkpoint counts as unsigned."""
+        """Every checkpoint in the file, each marked signed or not (a line that is not a checkpoint is unsigned)."""
         if not self.path.exists():
             return []
         public = self.trusted_public_key()

@@ -74,7 +74,8 @@ def verify_chain(db: RecordsDB, checkpoints: Checkpoints) -> ChainReport:
         held = by_seq.get(cp.seq)
         if held is None:
             where = ("was removed from the end of the chain" if cp.seq > previous_seq else "was deleted")
-            breaks.append(Break(cp.seq, "", f"{where}: the checkpoint signed at {cp.at} names it (hash {cp.hash[:12]}…)"))
+            breaks.append(Break(cp.seq, "", f"{where}: the checkpoint signed at {cp.at} names it "
+                                            f"(hash {cp.hash[:12]}…)"))
         elif held[1] != cp.hash:
             breaks.append(Break(cp.seq, held[0], f"differs from the checkpoint signed at {cp.at}: the chain from here "
                                                  "was rewritten"))
