@@ -362,8 +362,20 @@ def fresh_postgres_database(admin_url: str) -> tuple[str, object]:
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
     def drop():
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        """Drop it; a scratch database a moment's server process still holds (FORCE may not end every one) is
+        retried, then left with a warning: cleaning up never fails a run."""
+        from sqlalchemy.exc import DBAPIError
+
+        for attempt in range(5):
+            try:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"' + (" WITH (FORCE)" if attempt else "")))
+                break
+            except DBAPIError as e:
+                last = e
+                time.sleep(0.5 * (attempt + 1))
+        else:
+            print(f"warning: could not drop the scratch database {name}: {last.orig}", file=sys.stderr)
         admin.dispose()
     return url, drop
 
