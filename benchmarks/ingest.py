@@ -57,11 +57,12 @@ def run_regcite(files: list[Path], data_dir: Path, device: str, backend: str, re
     settings = load_settings(env={}, overrides={"data_dir": data_dir, "device": device, "embed_backend": backend})
     embedder = load_embedder(settings)
     # The model load (and for the ONNX backends the first-use export) is counted in the row, as LlamaIndex's is.
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     embedder.embed_query("load")
     load_s = time.perf_counter() - started
     first = ingest_paths(files, settings, progress=True, embedder=embedder)
     seconds = load_s + first.seconds
+    cpu_s = time.process_time() - cpu  # every thread's CPU time: less moved than wall time by other jobs' load
     index = open_index(settings)
     chars = sum(len(c.text) for c in index.clauses)
     tokenizer, window = _tokenizer()
@@ -73,6 +74,7 @@ def run_regcite(files: list[Path], data_dir: Path, device: str, backend: str, re
         "seconds": seconds, "units_per_s": first.clauses / seconds, "chars_embedded": chars,
         "chars_per_s": chars / seconds, "tokens_embedded": tokens, "tokens_per_s": tokens / seconds,
         "skipped": [list(s) for s in first.skipped], "device": embedder.device, "load_s": round(load_s, 2),
+        "cpu_s": round(cpu_s, 1), "load_average_after": round(os.getloadavg()[0], 2),
         "index_model_name": index.model_name,
     }
     if reference is not None:
@@ -102,7 +104,7 @@ def run_llamaindex(files: list[Path], device: str) -> dict:
 
     from rag.embed import packaged_model_dir
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     documents = SimpleDirectoryReader(input_files=[str(f) for f in files]).load_data()
     nodes = SentenceSplitter().get_nodes_from_documents(documents)
     embed_model = HuggingFaceEmbedding(model_name=str(packaged_model_dir()), device=None if device == "auto" else device)
@@ -110,6 +112,7 @@ def run_llamaindex(files: list[Path], device: str) -> dict:
     VectorStoreIndex(nodes, embed_model=embed_model, storage_context=StorageContext.from_defaults(vector_store=store),
                      show_progress=True)
     seconds = time.perf_counter() - started
+    cpu_s = time.process_time() - cpu
     texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
     chars = sum(len(t) for t in texts)
     tokenizer, window = _tokenizer()
@@ -118,7 +121,8 @@ def run_llamaindex(files: list[Path], device: str) -> dict:
         "system": "LlamaIndex default", "docs": len(documents), "units": len(nodes), "unit": "chunks",
         "seconds": seconds, "units_per_s": len(nodes) / seconds, "chars_embedded": chars,
         "chars_per_s": chars / seconds, "tokens_embedded": tokens, "tokens_per_s": tokens / seconds,
-        "device": str(embed_model._model.device),
+        "device": str(embed_model._model.device), "cpu_s": round(cpu_s, 1),
+        "load_average_after": round(os.getloadavg()[0], 2),
     }
 
 
@@ -164,13 +168,14 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(run_llamaindex(files, args.device))
     load["end"] = round(os.getloadavg()[0], 2)
 
-    print(f"\n{'system':36} {'units':>14} {'seconds':>8} {'load s':>8} {'units/s':>8} {'tokens embedded':>15} "
-          f"{'tokens/s':>8} {'cos mean':>9} {'cos min':>8}")
+    print(f"\n{'system':36} {'units':>14} {'seconds':>8} {'load s':>8} {'CPU s':>7} {'units/s':>8} "
+          f"{'tokens embedded':>15} {'tokens/s':>8} {'cos mean':>9} {'cos min':>8}")
     for r in rows:
         cos_mean = f"{r['cosine_mean']:.5f}" if "cosine_mean" in r else ""
         cos_min = f"{r['cosine_min']:.5f}" if "cosine_min" in r else ""
         load_s = f"{r['load_s']:.1f}" if r.get("load_s") is not None else ""
-        print(f"{r['system']:36} {str(r['units']) + ' ' + r['unit']:>14} {r['seconds']:>8.2f} {load_s:>8} "
+        cpu_s = f"{r['cpu_s']:.0f}" if r.get("cpu_s") is not None else ""
+        print(f"{r['system']:36} {str(r['units']) + ' ' + r['unit']:>14} {r['seconds']:>8.2f} {load_s:>8} {cpu_s:>7} "
               f"{r['units_per_s']:>8.1f} {r['tokens_embedded']:>15,} {r['tokens_per_s']:>8.0f} {cos_mean:>9} {cos_min:>8}")
     llama = next((r for r in rows if r["system"] == "LlamaIndex default"), None)
     default = next((r for r in rows if r.get("backend") == DEFAULT_BACKEND and "cosine_min" in r), None)

@@ -53,17 +53,23 @@ def walk(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]
     return files, missing
 
 
+# Texts per embed_documents call under a progress bar: several batches, so the embedder can batch them by length
+# in word pieces (the ONNX backends do), not only by the characters this loop sorts by.
+CHUNK_BATCHES = 8
+
+
 def _embed(embedder, texts: list[str], batch_size: int, progress: bool, label: str) -> np.ndarray:
-    if not progress or len(texts) <= batch_size:
+    chunk = batch_size * CHUNK_BATCHES
+    if not progress or len(texts) <= chunk:
         return embedder.embed_documents(texts)
     from tqdm import tqdm
 
-    # Sort once for the whole file so each batch pads little, then restore order.
+    # Sort once for the whole file so each chunk holds texts of like length, then restore order.
     order = np.argsort([len(t) for t in texts], kind="stable")
     parts = []
     with tqdm(total=len(texts), desc=f"embedding {label}", unit="clause", leave=False, file=sys.stderr) as bar:
-        for start in range(0, len(texts), batch_size):
-            parts.append(embedder.embed_documents([texts[i] for i in order[start:start + batch_size]]))
+        for start in range(0, len(texts), chunk):
+            parts.append(embedder.embed_documents([texts[i] for i in order[start:start + chunk]]))
             bar.update(len(parts[-1]))
     out = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
     out[order] = np.vstack(parts)
