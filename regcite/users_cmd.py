@@ -1,7 +1,15 @@
-"""`regcite users add|list|disable`: who may ask, review and administer (the first user is an admin)."""
+"""`regcite users add|list|disable`: who may ask, review and administer (the first user is an admin).
+
+API keys (`users key|keys|revoke-key`) live in `users_keys.py`, groups and collection grants (`users grant|...`) in
+`users_grants.py`; each module declares its actions in `add_actions(sub)` and handles them in `ACTIONS`.
+"""
 from __future__ import annotations
 
+import importlib
 import json
+
+# modules adding actions to `regcite users`, each with add_actions(sub) and ACTIONS = {action: fn(book, args, by)}
+EXTENSIONS = ("users_keys", "users_grants")
 
 ROLES = ("asker", "reviewer", "admin")
 
@@ -16,6 +24,19 @@ def add_arguments(name: str, parser) -> None:
     listing.add_argument("--json", action="store_true", help="print JSON")
     disable = sub.add_parser("disable", help="refuse a user's logins from now on (their records stay)")
     disable.add_argument("name", metavar="NAME")
+    for module in _extensions():
+        module.add_actions(sub)
+
+
+def _extensions():
+    found = []
+    for name in EXTENSIONS:
+        try:
+            found.append(importlib.import_module(f"regcite.{name}"))
+        except ModuleNotFoundError as e:
+            if e.name != f"regcite.{name}":
+                raise
+    return found
 
 
 def run(name: str, args, settings) -> int:
@@ -27,7 +48,10 @@ def run(name: str, args, settings) -> int:
             by = LOCAL_USER  # the first user: there is nobody to log in as yet, whatever `auth` says
         else:
             by = acting_user(args, settings, book)
-        return {"add": _add, "list": _list, "disable": _disable}[args.users_command](book, args, by)
+        actions = {"add": _add, "list": _list, "disable": _disable}
+        for module in _extensions():
+            actions.update(module.ACTIONS)
+        return actions[args.users_command](book, args, by)
 
 
 def require_admin(by, doing: str) -> None:

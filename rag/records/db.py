@@ -13,7 +13,7 @@ from typing import Iterator
 from rag.errors import RecordsUnavailable
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 
 @dataclass(frozen=True)

@@ -33,3 +33,22 @@ users = table(
     column("created_at", String),
 )
 claims = table("claims", column("answer_id", String), column("reviewer", String), column("until", String))
+
+# Access (migration 0002), mutable state outside the chain; each change to it is also recorded in the chain.
+api_keys = table(
+    "api_keys",
+    column("key_id", String), column("user_name", String), column("key_hash", String), column("prefix", String),
+    column("label", String), column("created_at", String), column("revoked_at", String),
+    column("last_used_at", String),
+)
+group_members = table("group_members", column("group_name", String), column("user_name", String))
+collection_grants = table(
+    "collection_grants",
+    column("grantee_kind", String), column("grantee", String), column("collection", String),
+    column("granted_by", String), column("granted_at", String),
+)
+login_failures = table(
+    "login_failures",
+    column("user_name", String), column("failures", Integer), column("last_failure_at", String),
+    column("locked_until", String),
+)
