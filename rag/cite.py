@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from rag.context import Context, ContextBlock
+from rag.planted import WITHHELD, echoes_system_prompt, foreign_markup, planted_instructions
 from rag.prompt import ABSTAIN
 from rag.text import HAN, split_sentences
 from rag.types import Citation, Sentence, Verdict, worst_verdict
@@ -18,6 +19,7 @@ _MARKER = re.compile(r"\s*[\[【［]\s*(\d+(?:\s*[,，;、]\s*\d+)*)\s*[\]】］
 class Draft:
     text: str  # without markers
     markers: tuple[int, ...]  # context numbers cited, in order, only those that exist
+    problem: str = ""  # why the sentence was withheld (it repeated the system prompt); "" for an ordinary one
 
 
 def parse_markers(text: str, n_blocks: int) -> tuple[list[Draft], int]:
@@ -37,7 +39,9 @@ def parse_markers(text: str, n_blocks: int) -> tuple[list[Draft], int]:
         clean = _MARKER.sub("", sentence)
         clean = re.sub(r"\s+([.,;:!?。，；：！？])", r"\1", clean).strip()
         clean = re.sub(r"^[-*•]\s+", "", clean)
-        if clean and re.search(r"\w", clean):
+        if clean and echoes_system_prompt(clean):
+            drafts.append(Draft(WITHHELD, (), "the model repeated its instructions instead of answering"))
+        elif clean and re.search(r"\w", clean):
             drafts.append(Draft(clean, tuple(numbers)))
     return drafts, dropped
 
@@ -59,6 +63,29 @@ class Check:
 Checker = Callable[[str, ContextBlock], Check]
 
 
+def distrust(result: Check, sentence: str, block: ContextBlock) -> Check:
+    """Whatever a verifier found, a clause that addresses a language model supports nothing (the sentence may be
+    what it dictated), and a sentence carrying markup or a link its clause does not hold is unsupported."""
+    clause = block.hit.clause
+    source = f"{block.lead_in or block.parent_lead_in} {clause.text}"
+    problems: list[str] = []
+    planted = planted_instructions(source)
+    if planted:
+        problems.append(f"{clause.reference} holds text addressed to a language model (\"{_cut(planted[0])}\"), "
+                        "so it supports nothing")
+    markup = foreign_markup(sentence, source)
+    if markup:
+        problems.append(f"the sentence carries markup or a link that {clause.reference} does not (\"{_cut(markup[0])}\")")
+    if not problems:
+        return result
+    return Check(result.quote, Verdict.UNSUPPORTED, 0.0 if planted else result.score, result.problems + tuple(problems))
+
+
+def _cut(text: str, n: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
 def cite_sentences(drafts: Sequence[Draft], context: Context, check: Checker) -> tuple[Sentence, ...]:
     """Sentences whose verdict is the worst of their citations; one without a citation is unsupported."""
     out: list[Sentence] = []
@@ -67,7 +94,7 @@ def cite_sentences(drafts: Sequence[Draft], context: Context, check: Checker) ->
         problems: list[str] = []
         for n in draft.markers:
             block = context.block(n)
-            result = check(draft.text, block)
+            result = distrust(check(draft.text, block), draft.text, block)
             clause, doc = block.hit.clause, block.hit.document
             citations.append(Citation(
                 marker=f"[{n}]", clause_id=clause.clause_id, reference=clause.reference,
@@ -77,7 +104,9 @@ def cite_sentences(drafts: Sequence[Draft], context: Context, check: Checker) ->
             ))
             problems += result.problems
         verdict = worst_verdict(c.verdict for c in citations)
-        if not citations:
+        if draft.problem:
+            problems.append(draft.problem)
+        elif not citations:
             problems.append("no citation")
         out.append(Sentence(draft.text, tuple(citations), verdict, tuple(problems)))
     return tuple(out)

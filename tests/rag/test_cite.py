@@ -5,7 +5,7 @@ import pytest
 
 from rag.cite import Check, cite_sentences, is_abstention, parse_markers, render_answer
 from rag.context import build_context, estimate_tokens
-from rag.prompt import ABSTAIN, build_prompt
+from rag.prompt import ABSTAIN, build_prompt, quote_code
 from rag.text import split_sentences
 from rag.types import Verdict
 from tests.rag.answer_fixtures import LexicalRetriever, hit
@@ -63,7 +63,10 @@ def test_the_prompt_asks_for_markers_and_the_exact_abstention_phrase_and_carries
     prompt = build_prompt("  How long? ", ctx)
     system, user = prompt.messages
     assert "[2]" in system.content and ABSTAIN in system.content
-    assert user.content == f"Context:\n{ctx.text}\n\nQuestion: How long?"
+    code = quote_code("How long?", ctx)
+    assert user.content == (f"Context, quoted in <clause-{code}> tags:\n"
+                            + "\n\n".join(f'<clause-{code} n="{b.number}">\n{b.text}\n</clause-{code}>' for b in ctx.blocks)
+                            + "\n\nQuestion: How long?")
     assert prompt.question == "How long?" and prompt.context is ctx
     blocks = prompt.context.blocks
     assert [(b.number, b.hit.clause.reference) for b in blocks] == [(1, ITEM), (2, "12 CFR 1002.12(b)(1)")]
