@@ -20,6 +20,7 @@ COMMANDS = {
     "users": ("users_cmd", "add, list and disable the users who ask, review and administer"),
     "review": ("review_cmd", "the review queue: list, show and decide recorded answers; export and statistics"),
     "audit": ("audit_cmd", "verify the records' hash chain, export records for auditors, print the public key"),
+    "serve": ("serve_cmd", "serve the HTTP API, with an OpenAI-compatible endpoint for chat clients"),
 }
 
 

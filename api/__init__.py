@@ -1,0 +1,1 @@
+"""The HTTP API (`regcite serve`): FastAPI over one Pipeline and one RecordBook, with an OpenAI-compatible endpoint."""

@@ -1,0 +1,49 @@
+"""`POST /v1/ask`: an answer with verified citations, recorded like the CLI's and the app's; streamed on request."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from api.auth import acting_user, service_of
+from api.convert import answer_out, filters_of
+from api.errors import documented, status_of
+from api.schemas import AnswerOut, AskRequest
+from api.streaming import Done, Failed, Token, answer_events, sse
+from rag.records.users import User
+
+router = APIRouter(tags=["answers"])
+
+STREAM_DOC = {"text/event-stream": {"schema": {"type": "string"}, "description": (
+    "with `stream: true`: `event: token` (data `{\"text\": …}`) as the text comes, then `event: answer` (data: "
+    "the AnswerOut), or `event: error` (data: the error body)")}}
+
+
+@router.post("/v1/ask", response_model=AnswerOut,
+             responses={200: {"content": STREAM_DOC}, **documented(401, 403, 422, 503)})
+async def ask(body: AskRequest, user: User = Depends(acting_user), service=Depends(service_of)):
+    """Answer a question from the indexed versions in force on `as_of` (today by default)."""
+    pipeline, filters = await run_in_threadpool(_prepare, service, body)
+    if not body.stream:
+        return answer_out(await service.answer(pipeline, user, body.question, filters))
+
+    async def events():
+        async for event in answer_events(service, pipeline, user, body.question, filters):
+            if isinstance(event, Token):
+                yield sse("token", {"text": event.text})
+            elif isinstance(event, Done):
+                yield sse("answer", answer_out(event.record).model_dump(mode="json"))
+            elif isinstance(event, Failed):
+                status, code = status_of(event.error)
+                yield sse("error", {"error": {"code": code, "message": str(event.error), "status": status}})
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+def _prepare(service, body: AskRequest):
+    """The served pipeline (IndexMissing: 503 before any stream starts) and the request's filters; k by settings."""
+    pipeline = service.pipeline()
+    filters = filters_of(body.filters, body.as_of, pipeline.index)
+    if body.k is not None and body.k != pipeline.settings.top_k:
+        pipeline = pipeline.with_settings(pipeline.settings.replace(top_k=body.k))
+    return pipeline, filters

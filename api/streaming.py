@@ -1,0 +1,69 @@
+"""An answer as a stream of events: the text as the backend writes it, then the recorded, verified answer."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from typing import AsyncIterator
+
+from fastapi.sse import format_sse_event
+
+from rag.errors import RegciteError
+from rag.records.answers import AnswerRecord
+
+log = logging.getLogger(__name__)
+
+_running: set[asyncio.Task] = set()  # answers whose client left: they finish and are recorded all the same
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+
+
+@dataclass(frozen=True)
+class Done:
+    record: AnswerRecord
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: RegciteError
+
+
+async def answer_events(service, pipeline, user, question: str, filters) -> AsyncIterator[Token | Done | Failed]:
+    """Tokens as the pipeline's on_token gives them (from the worker thread), then Done or Failed."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+
+    def on_token(text: str) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, Token(text))
+
+    async def run() -> None:
+        try:
+            # the worker's return reaches the loop after every token it scheduled, so Done comes last
+            queue.put_nowait(Done(await service.answer(pipeline, user, question, filters, on_token)))
+        except RegciteError as e:
+            queue.put_nowait(Failed(e))
+        except Exception as e:  # noqa: BLE001 - the stream has started: the client can only be told in it
+            log.exception("answering %r failed", question)
+            queue.put_nowait(Failed(RegciteError(f"unexpected {type(e).__name__}; the server log has the traceback")))
+
+    task = asyncio.create_task(run())
+    _running.add(task)
+    task.add_done_callback(_running.discard)
+    while True:
+        event = await queue.get()
+        yield event
+        if not isinstance(event, Token):
+            return
+
+
+def sse(event: str, data: object) -> bytes:
+    return format_sse_event(event=event, data_str=json.dumps(data, ensure_ascii=False, default=str))
+
+
+def sse_data(data: object) -> bytes:
+    """A data-only event (what OpenAI's streaming clients read)."""
+    return format_sse_event(data_str=data if isinstance(data, str) else json.dumps(data, ensure_ascii=False))
