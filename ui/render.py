@@ -27,6 +27,13 @@ def md_escape(text: str) -> str:
     return _PUNCT.sub(r"\\\1", " ".join(text.split()))
 
 
+def streaming_md(text: str) -> str:
+    """A model's reply as it streams in: escaped, and any sentence repeating the answering rules withheld."""
+    from rag.planted import withhold_echoes
+
+    return md_escape(withhold_echoes(text))
+
+
 def md_paragraphs(text: str) -> str:
     """Escaped text keeping blank-line paragraph breaks; single line breaks (PDF line wraps) become spaces."""
     return "\n\n".join(md_escape(p) for p in re.split(r"\n\s*\n", text) if p.strip())
