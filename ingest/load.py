@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rag.errors import DocumentError
 from rag.formats import format_of, supported_suffixes
+from ingest.visible_text import drop_hidden_html, visible_markdown, visible_page_text
 from rag.normalize import normalize_text
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ def _load_pdf(path: Path, data: bytes) -> LoadedText:
         starts: list[int] = []
         offset = 0
         for page in pages:
-            text = normalize_text(page.extract_text() or "").strip("\n")
+            text = normalize_text(visible_page_text(page)).strip("\n")  # invisible text is no text
             starts.append(offset)
             parts.append(text)
             offset += len(text) + 1  # the "\n" that joins this page to the next
@@ -145,6 +146,7 @@ def _load_html(path: Path, raw: str) -> LoadedText:
     lines: list[str] = []
     levels: list[int] = []
     indents: list[int] = []
+    drop_hidden_html(root)  # comments and hidden elements: what no reader sees reaches no model
     body = root.find("body")
     _walk_html(root if body is None else body, lines, levels, indents)
     if not lines:
@@ -236,7 +238,7 @@ def _load_markdown(path: Path, raw: str) -> LoadedText:
     lines: list[str] = []
     levels: list[int] = []
     in_comment = False
-    for line in normalize_text(raw).split("\n"):
+    for line in normalize_text(visible_markdown(raw)).split("\n"):
         stripped = line.strip()
         if in_comment or stripped.startswith("<!--"):
             in_comment = "-->" not in stripped

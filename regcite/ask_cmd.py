@@ -48,8 +48,11 @@ def run(name: str, args, settings) -> int:
         print(json.dumps(answer_to_dict(answer) | {"answer_id": record.answer_id, "user": record.user},
                          ensure_ascii=False, indent=2))
     else:
+        from rag.terminal import terminal_safe
+
+        on_token.close()
         print("\n")
-        print(report(answer))
+        print(terminal_safe(report(answer)))  # document and model text: escapes shown, URLs inert
         print(f"recorded as answer {record.answer_id} by {record.user}")
     return 0
 
@@ -66,10 +69,9 @@ def as_of_date(text: str | None) -> date:
 
 
 def _stream_to(out):
-    def write(token: str) -> None:
-        out.write(token)
-        out.flush()
-    return write
+    from rag.terminal import TerminalStream
+
+    return TerminalStream(out)
 
 
 def report(answer) -> str:

@@ -193,7 +193,7 @@ def page() -> None:
 
         def on_token(token: str) -> None:
             tokens.append(token)
-            stream.markdown(render.md_escape("".join(tokens)) + " ▌")
+            stream.markdown(render.streaming_md("".join(tokens)) + " ▌")
 
         try:
             with st.spinner("Searching the clauses and composing the answer…"):
