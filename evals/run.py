@@ -14,6 +14,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from rag.access import Access
 from rag.config import RECORD_SETTINGS, Settings, settings_record
 from rag.errors import RegciteError
 from rag.serialize import answer_to_dict
@@ -36,14 +37,21 @@ class AnswerPath:
     generation: int  # index generation answered from; 0 where there is no index (tests)
 
 
-def build_answer_path(settings: Settings, embedder=None) -> AnswerPath:
+def build_answer_path(settings: Settings, embedder=None, access: Access | None = None) -> AnswerPath:
     """The pipeline `regcite ask` answers through, opened once for the whole run; a question is answered as of its
-    as_of (run_set dates every question; an undated one is answered as of today, as `regcite ask` does)."""
+    as_of (run_set dates every question; an undated one is answered as of today, as `regcite ask` does), from the
+    collections `access` reads (rag.access; None: every collection, as for an admin)."""
     from rag.pipeline import open_pipeline
 
     pipeline = open_pipeline(settings, embedder=embedder)
-    return AnswerPath(answer=lambda q: pipeline.answer(q.question, q.filters_on(date.today())),
+    narrow = access.filters if access is not None else (lambda f: f)
+    return AnswerPath(answer=lambda q: pipeline.answer(q.question, narrow(q.filters_on(date.today()))),
                       generation=pipeline.index.generation)
+
+
+def _reach(access: Access | None) -> list[str] | None:
+    """The collections a run reads, for its manifest: None for every collection."""
+    return None if access is None or access.collections is None else sorted(access.collections)
 
 
 def _settings_sha(settings: Settings) -> str:
@@ -119,7 +127,8 @@ def _check_manifest(out: Path, old: dict, manifest: dict) -> None:
     if not old:
         return
     # A folder written before runs were dated has no as_of: it answered from every version, so it is another run.
-    for key, what in (("set_fingerprint", "question set"), ("settings_sha", "settings"), ("as_of", "as-of date")):
+    for key, what in (("set_fingerprint", "question set"), ("settings_sha", "settings"), ("as_of", "as-of date"),
+                      ("collections", "reader (collections read)")):
         if old.get(key) != manifest[key]:
             raise QuestionSetError(
                 f"{out} holds a run with another {what} ({old.get(key)} != {manifest[key]}); "
@@ -129,13 +138,14 @@ def _check_manifest(out: Path, old: dict, manifest: dict) -> None:
 
 def run_set(questions: list[EvalQuestion], settings: Settings, out: Path, repeats: int = 1, seed: int = 0,
             answer_path: AnswerPath | None = None, set_path: str = "", progress: bool = True,
-            as_of: date | None = None) -> dict:
+            as_of: date | None = None, access: Access | None = None) -> dict:
     """Answer every (repeat, question) not yet in out/results.jsonl, then score and write the reports.
 
     Questions without a date of their own are answered as of `as_of`: by default the date of the run being
     resumed, else today, so a run resumed the next day still answers for the day it started on. Each row is
     appended and fsynced as soon as it is answered, so a killed run loses at most the question it was on;
-    running again with the same folder answers only what is missing.
+    running again with the same folder answers only what is missing. `access` is whose collections it answers
+    from (rag.access.access_for; None: every collection); a run is resumed only by a reader of the same ones.
     """
     from tqdm import tqdm
 
@@ -148,7 +158,7 @@ def run_set(questions: list[EvalQuestion], settings: Settings, out: Path, repeat
     day = as_of or (date.fromisoformat(previous["as_of"]) if previous.get("as_of") else date.today())
     manifest = {"set": set_path, "set_fingerprint": set_fingerprint(questions), "settings_sha": sha,
                 "settings": settings_record(settings), "repeats": repeats, "seed": seed, "as_of": day.isoformat(),
-                "dated_questions": sum(q.as_of is not None for q in questions)}
+                "dated_questions": sum(q.as_of is not None for q in questions), "collections": _reach(access)}
     _check_manifest(out, previous, manifest)
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
 
@@ -156,7 +166,7 @@ def run_set(questions: list[EvalQuestion], settings: Settings, out: Path, repeat
     dated = [q if q.as_of else dataclasses.replace(q, as_of=day) for q in questions]
     pending = [(r, q) for r in range(repeats) for q in dated if (r, q.qid) not in done]
     if pending:
-        answer_path = answer_path or build_answer_path(settings)
+        answer_path = answer_path or build_answer_path(settings, access=access)
         started = time.perf_counter()
         with (out / RESULTS).open("a", encoding="utf-8") as f, tqdm(
             total=repeats * len(questions), initial=repeats * len(questions) - len(pending), desc="questions",

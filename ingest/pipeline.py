@@ -23,7 +23,7 @@ from rag.errors import DocumentError
 from rag.formats import format_of
 from rag.reports import IngestCounts, IngestReport, SkippedFile
 from rag.store import file_sha256
-from rag.types import DocumentVersion
+from rag.types import DEFAULT_COLLECTION, DocumentVersion
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +153,7 @@ def ingest_paths(
     embedder=None,
     stated: Mapping[Path, Stated] | None = None,
     effective_from: date | None = None,
+    collection: str | None = None,
 ) -> IngestReport:
     """Ingest files and folders into settings.index_dir in one atomic commit; bad files are skipped and reported.
 
@@ -160,8 +161,14 @@ def ingest_paths(
     file of the run) are what the user says and win over what a document states; without either the date is the
     document's own, else unknown. A file with the effective date and format of a stored version of its instrument
     but other bytes replaces that version as a correction; the report's notes say so.
+
+    `collection` is who may read the files (rag.access): new versions go there (DEFAULT_COLLECTION unless given), and
+    a stored file named again with a collection moves there; without one, stored files stay where they are.
     """
+    from rag.access import check_label
     from rag.writer import open_writer
+
+    target = check_label(collection, "collection") if collection is not None else DEFAULT_COLLECTION
 
     t0 = time.perf_counter()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -207,6 +214,8 @@ def ingest_paths(
                 seen_sha.add(sha)
                 if sha in known and said_date and writer.restate(known[sha], said_date):
                     notes.append(f"{path}: effective date set to {said_date.isoformat()} as stated")
+                if sha in known and collection is not None and writer.move(known[sha], target):
+                    notes.append(f"{path}: moved to collection {target!r}")
             elif sha is not None:
                 try:
                     loaded, info, clauses = prefetch.result(path)
@@ -223,7 +232,7 @@ def ingest_paths(
                         version_id=version_id, doc_id=said.doc_id or info.doc_id, title=info.title, kind=info.kind,
                         jurisdiction=info.jurisdiction, language=info.language, source_path=source, sha256=sha,
                         page_starts=tuple(loaded.page_starts), effective_from=day,
-                        effective_source="user" if said_date else "document" if day else "",
+                        effective_source="user" if said_date else "document" if day else "", collection=target,
                     )
                     stored = writer.versions()
                     for old in stored:

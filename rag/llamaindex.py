@@ -58,20 +58,23 @@ def hit_node(hit: Hit) -> NodeWithScore:
     return NodeWithScore(node=node, score=hit.score)
 
 
-def _dated(filters: Filters, as_of: date | None) -> Filters:
-    """As the CLI does: the versions in force on as_of, else on the filters' date, else today."""
-    return dataclasses.replace(filters, as_of=as_of or filters.as_of or date.today())
+def _dated(filters: Filters, as_of: date | None, access) -> Filters:
+    """As the CLI does: the versions in force on as_of, else on the filters' date, else today; from the collections
+    `access` reads (a rag.access.Access; None: every collection, an admin's or the local user's reach)."""
+    dated = dataclasses.replace(filters, as_of=as_of or filters.as_of or date.today())
+    return access.filters(dated) if access is not None else dated
 
 
 class RegciteRetriever(BaseRetriever):
     """Wraps a regcite Retriever: references named in the question first, then dense + BM25, under filters, from
-    the versions in force on `as_of` (default today; superseded versions never come back unless asked for)."""
+    the versions in force on `as_of` (default today; superseded versions never come back unless asked for), in the
+    collections `access` may read (rag.access.access_for(book, user); pass it for any caller but an admin)."""
 
     def __init__(self, retriever, filters: Filters = Filters(), k: int | None = None, as_of: date | None = None,
-                 callback_manager: CallbackManager | None = None):
+                 callback_manager: CallbackManager | None = None, access=None):
         super().__init__(callback_manager=callback_manager)
         self.retriever = retriever
-        self.filters = _dated(filters, as_of)
+        self.filters = _dated(filters, as_of, access)
         self.k = k
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
@@ -127,10 +130,10 @@ class RegciteQueryEngine(BaseQueryEngine):
     """Answers through a rag.pipeline.Pipeline, so citations are parsed and verified exactly as in the CLI."""
 
     def __init__(self, pipeline, filters: Filters = Filters(), as_of: date | None = None,
-                 callback_manager: CallbackManager | None = None):
+                 callback_manager: CallbackManager | None = None, access=None):
         super().__init__(callback_manager=callback_manager)
         self.pipeline = pipeline
-        self.filters = _dated(filters, as_of)
+        self.filters = _dated(filters, as_of, access)
 
     def _get_prompt_modules(self) -> PromptMixinType:
         return {}

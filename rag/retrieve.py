@@ -11,15 +11,16 @@ import logging
 import threading
 import unicodedata
 import weakref
-from typing import Callable, Sequence
+from datetime import date
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from rag.config import Settings
 from rag.lexical import LexicalIndex, lexical_text
 from rag.references import ReferenceMap, mentions
-from rag.types import Clause, Filters, Hit
-from rag.versions import Unavailable, unavailable_on
+from rag.types import Clause, DocumentVersion, Filters, Hit
+from rag.versions import Unavailable, place_within, unavailable_on
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class SnapshotStructures:
     def __init__(self, index):
         self._index = weakref.ref(index)  # a strong one would keep the snapshot alive through _STRUCTURES
         self._built: dict[Callable, object] = {}
+        self._visible: dict[tuple[frozenset[str], date], dict[str, DocumentVersion]] = {}
         self._lock = threading.Lock()
 
     def _get(self, build: Callable):
@@ -81,6 +83,15 @@ class SnapshotStructures:
     @property
     def parents(self) -> dict[str, int]:
         return self._get(_parents)
+
+    def visible(self, collections: frozenset[str]) -> dict[str, DocumentVersion]:
+        """The versions of these collections placed in chains of their own (rag.versions.place_within), per set of
+        collections; a new day places them afresh, as a new snapshot would."""
+        key = (collections, date.today())
+        with self._lock:
+            if key not in self._visible:
+                self._visible[key] = place_within(self._index().documents, collections, key[1])
+            return self._visible[key]
 
 
 def _reference_map(index) -> ReferenceMap:
@@ -120,17 +131,25 @@ class Retriever:
         self.reranker = reranker
         self.structures = structures_of(index)
 
+    def documents_for(self, filters: Filters) -> Mapping[str, DocumentVersion]:
+        """The versions as the filters' reader sees them: all of them, or only their collections' in chains of their
+        own, so dates, statuses and hits never carry a version the reader may not read."""
+        if filters.collections is None:
+            return self.index.documents
+        return self.structures.visible(filters.collections)
+
     def allowed(self, filters: Filters) -> np.ndarray | None:
         """Position mask for the filters, or None when they admit everything."""
         if filters == Filters():
             return None
+        documents = self.documents_for(filters)
         versions, codes = self.structures.version_codes
-        admitted = np.array([filters.admits(self.index.documents[v]) for v in versions], dtype=bool)
+        admitted = np.array([v in documents and filters.admits(documents[v]) for v in versions], dtype=bool)
         return admitted[codes] if len(codes) else np.zeros(0, dtype=bool)
 
     def admitted_doc_ids(self, filters: Filters) -> list[str]:
         """The documents (doc_id, each once) the filters let retrieval search."""
-        return sorted({d.doc_id for d in self.index.documents.values() if filters.admits(d)})
+        return sorted({d.doc_id for d in self.documents_for(filters).values() if filters.admits(d)})
 
     def unavailable_on(self, question: str, filters: Filters) -> list[Unavailable]:
         """Instruments the question is about that have no version in force on filters.as_of: those whose clauses it
@@ -139,11 +158,12 @@ class Retriever:
         if filters.as_of is None:
             return []
         undated = filters.without_date()
+        documents = self.documents_for(filters)
         named = {self.index.clauses[p].version_id for p, _ in self.named_clauses(question, self.allowed(undated), 50)}
-        doc_ids = set(undated.doc_ids) | {self.index.documents[v].doc_id for v in named}
+        doc_ids = set(undated.doc_ids) | {documents[v].doc_id for v in named}
         if not doc_ids and not self.admitted_doc_ids(filters):
-            doc_ids = {d.doc_id for d in self.index.documents.values() if undated.admits(d)}
-        return unavailable_on(self.index.documents, doc_ids, filters.as_of)
+            doc_ids = {d.doc_id for d in documents.values() if undated.admits(d)}
+        return unavailable_on(documents, doc_ids, filters.as_of)
 
     def retrieve(self, question: str, filters: Filters = Filters(), k: int | None = None) -> list[Hit]:
         k = k or self.settings.top_k
@@ -165,14 +185,15 @@ class Retriever:
 
         dense_of = dict(dense)
         lexical_of = dict(lexical)
-        hits = [self._hit(p, 1.0 + s, query_vector, dense_of, lexical_of, "reference") for p, s in named]
+        documents = self.documents_for(filters)
+        hits = [self._hit(p, 1.0 + s, query_vector, dense_of, lexical_of, "reference", documents) for p, s in named]
         seen = {p for p, _ in named}
         for position, score, via in fused:
             if len(hits) >= k:
                 break
             if position not in seen:
                 seen.add(position)
-                hits.append(self._hit(position, score, query_vector, dense_of, lexical_of, via))
+                hits.append(self._hit(position, score, query_vector, dense_of, lexical_of, via, documents))
         return hits
 
     def named_clauses(self, question: str, allowed: np.ndarray | None, limit: int) -> list[tuple[int, float]]:
@@ -234,12 +255,13 @@ class Retriever:
         order = sorted(range(len(pool)), key=lambda i: -scores[i])
         return [(pool[i][0], scores[i], "rerank") for i in order] + fused[len(pool):]
 
-    def _hit(self, position: int, score: float, query_vector, dense_of: dict, lexical_of: dict, via: str) -> Hit:
+    def _hit(self, position: int, score: float, query_vector, dense_of: dict, lexical_of: dict, via: str,
+             documents: Mapping[str, DocumentVersion]) -> Hit:
         clause = self.index.clauses[position]
         dense_score = dense_of.get(position)
         if dense_score is None and query_vector is not None:
             dense_score = float(np.dot(self.index.vector(position), query_vector))
-        return Hit(clause, self.index.documents[clause.version_id], float(score), dense_score,
+        return Hit(clause, documents[clause.version_id], float(score), dense_score,
                    lexical_of.get(position), via)
 
     def parent_lead_in(self, child: Clause) -> Clause | None:

@@ -5,7 +5,7 @@ import sqlite3
 
 from rag.errors import IndexIncompatible
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -14,7 +14,8 @@ CREATE TABLE IF NOT EXISTS versions (
     jurisdiction TEXT NOT NULL, language TEXT NOT NULL, source_path TEXT NOT NULL, sha256 TEXT NOT NULL UNIQUE,
     page_starts TEXT NOT NULL, effective_from TEXT, effective_to TEXT, status TEXT NOT NULL,
     ingested_at TEXT NOT NULL, text TEXT NOT NULL,
-    effective_source TEXT NOT NULL DEFAULT ''  -- schema 2: "user", "document" or "" (unknown)
+    effective_source TEXT NOT NULL DEFAULT '',  -- schema 2: "user", "document" or "" (unknown)
+    collection TEXT NOT NULL DEFAULT 'default'  -- schema 3: who may read the version (rag.access)
 );
 CREATE TABLE IF NOT EXISTS clauses (
     position_key INTEGER PRIMARY KEY,  -- insertion order; positions of a snapshot follow it
@@ -65,6 +66,8 @@ def migrate(conn: sqlite3.Connection) -> int:
     conn.executescript(SCHEMA)
     if "effective_source" not in _columns(conn, "versions"):
         conn.execute("ALTER TABLE versions ADD COLUMN effective_source TEXT NOT NULL DEFAULT ''")
+    if "collection" not in _columns(conn, "versions"):  # schema 3: every version stored before is in "default"
+        conn.execute("ALTER TABLE versions ADD COLUMN collection TEXT NOT NULL DEFAULT 'default'")
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     return had
 
@@ -75,10 +78,13 @@ def has_lineage(conn: sqlite3.Connection) -> bool:
 
 
 def version_columns(conn: sqlite3.Connection) -> str:
-    """The versions columns to read; a schema-1 store has no effective_source, read as ''."""
-    source = "effective_source" if "effective_source" in _columns(conn, "versions") else "''"
+    """The versions columns to read; a store from before schema 2 has no effective_source (read as ''), one from
+    before schema 3 no collection (read as 'default')."""
+    have = _columns(conn, "versions")
+    source = "effective_source" if "effective_source" in have else "''"
+    collection = "collection" if "collection" in have else "'default'"
     return ("version_id, doc_id, title, kind, jurisdiction, language, source_path, sha256, page_starts, "
-            f"effective_from, effective_to, status, ingested_at, {source}")
+            f"effective_from, effective_to, status, ingested_at, {source}, {collection}")
 
 
 def too_new(had: int) -> IndexIncompatible:

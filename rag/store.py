@@ -53,12 +53,13 @@ def connect(path: Path) -> sqlite3.Connection:
 
 def version_from_row(row) -> DocumentVersion:
     """A stored version as written; its effective_to and status are derived from its chain (rag.versions)."""
-    (vid, doc_id, title, kind, jur, lang, src, sha, starts, eff_from, _eff_to, _status, ingested, source) = row
+    (vid, doc_id, title, kind, jur, lang, src, sha, starts, eff_from, _eff_to, _status, ingested, source,
+     collection) = row
     return DocumentVersion(
         version_id=vid, doc_id=doc_id, title=title, kind=Kind(kind), jurisdiction=jur, language=lang,
         source_path=src, sha256=sha, page_starts=tuple(json.loads(starts)),
         effective_from=date.fromisoformat(eff_from) if eff_from else None,
-        ingested_at=ingested, effective_source=source,
+        ingested_at=ingested, effective_source=source, collection=collection,
     )
 
 

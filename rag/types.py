@@ -78,6 +78,9 @@ def page_span_of(span: CharSpan, page_starts: tuple[int, ...]) -> PageSpan:
     return PageSpan(max(first, 1), max(last, 1))
 
 
+DEFAULT_COLLECTION = "default"  # where a version goes unless ingest is told another collection
+
+
 @dataclass(frozen=True)
 class DocumentVersion:
     """One file as ingested. doc_id names the instrument across versions ("12 CFR 1002")."""
@@ -96,6 +99,7 @@ class DocumentVersion:
     status: Status = Status.IN_FORCE
     ingested_at: str = ""  # ISO-8601 UTC, set by the store on commit
     effective_source: str = ""  # where effective_from came from: "user", "document", "" (unknown)
+    collection: str = DEFAULT_COLLECTION  # who may read it: rag.access admits a reader to the collections granted
 
     def answers_on(self, day: date) -> bool:
         """Whether this version is the text of its instrument on that day."""
@@ -128,16 +132,22 @@ class Clause:
 
 @dataclass(frozen=True)
 class Filters:
-    """Restrict retrieval. Empty tuples mean no restriction."""
+    """Restrict retrieval. Empty tuples mean no restriction.
+
+    `collections` is who may read what (rag.access.reader_filters sets it): None admits every collection, an empty
+    set admits none. It is a set apart from the tuples on purpose, so a reader granted nothing reads nothing."""
 
     doc_ids: tuple[str, ...] = ()
     jurisdictions: tuple[str, ...] = ()
     kinds: tuple[Kind, ...] = ()
     languages: tuple[str, ...] = ()
     as_of: date | None = None  # the versions in force that day; None admits every version (entry points pass today)
+    collections: frozenset[str] | None = None  # None: unrestricted; frozenset(): nothing
 
     def admits(self, clause_doc: DocumentVersion) -> bool:
         d = clause_doc
+        if self.collections is not None and d.collection not in self.collections:
+            return False
         if self.doc_ids and d.doc_id not in self.doc_ids:
             return False
         if self.jurisdictions and d.jurisdiction not in self.jurisdictions:
@@ -152,6 +162,17 @@ class Filters:
 
     def without_date(self) -> "Filters":
         return dataclasses.replace(self, as_of=None)
+
+    def within(self, collections: frozenset[str] | None) -> "Filters":
+        """These filters, reading at most `collections` (None: no further restriction); never widens them."""
+        if collections is None:
+            return self
+        narrowed = frozenset(collections) if self.collections is None else self.collections & frozenset(collections)
+        return dataclasses.replace(self, collections=narrowed)
+
+    def browsing(self) -> "Filters":
+        """Only who may read what: the filters for listing documents, whatever their dates or kinds."""
+        return Filters(collections=self.collections)
 
 
 @dataclass(frozen=True)

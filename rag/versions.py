@@ -66,6 +66,13 @@ def _place_chain(versions: list[DocumentVersion], today: date) -> list[DocumentV
     return out
 
 
+def place_within(documents: Mapping[str, DocumentVersion], collections: frozenset[str],
+                 today: date) -> dict[str, DocumentVersion]:
+    """The versions in `collections`, placed in chains of their own: what a reader of only those collections sees.
+    A version in a collection they may not read neither supersedes nor dates one they may (nor is hinted at)."""
+    return place_versions((v for v in documents.values() if v.collection in collections), today)
+
+
 def chain(documents: Mapping[str, DocumentVersion], doc_id: str) -> tuple[DocumentVersion, ...]:
     """The versions of one instrument, oldest first: dated by effective_from (an alternate after its primary),
     then undated ones by ingest time."""

@@ -116,13 +116,13 @@ class Writer:
         db = self._db()
         ingested = version.ingested_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
         db.execute(
-            f"INSERT INTO versions ({version_columns(db)}, text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO versions ({version_columns(db)}, text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 version.version_id, version.doc_id, version.title, Kind(version.kind).value, version.jurisdiction,
                 version.language, version.source_path, version.sha256, json.dumps(list(version.page_starts)),
                 version.effective_from.isoformat() if version.effective_from else None,
                 version.effective_to.isoformat() if version.effective_to else None,
-                Status(version.status).value, ingested, version.effective_source, text,
+                Status(version.status).value, ingested, version.effective_source, version.collection, text,
             ),
         )
         db.executemany(
@@ -147,6 +147,16 @@ class Writer:
             return False
         db.execute("UPDATE versions SET effective_from = ?, effective_source = 'user' WHERE version_id = ?",
                    (effective_from.isoformat(), version_id))
+        self._changed = True
+        return True
+
+    def move(self, version_id: str, collection: str) -> bool:
+        """Put a stored version in another collection (who may read it changes at commit); False if it was there."""
+        db = self._db()
+        row = db.execute("SELECT collection FROM versions WHERE version_id = ?", (version_id,)).fetchone()
+        if row is None or row[0] == collection:
+            return False
+        db.execute("UPDATE versions SET collection = ? WHERE version_id = ?", (collection, version_id))
         self._changed = True
         return True
 

@@ -32,6 +32,7 @@ def run(name: str, args, settings) -> int:
         settings = settings.replace(**changes)
     filters = Filters(doc_ids=tuple(args.doc), jurisdictions=tuple(args.jurisdiction),
                       kinds=tuple(Kind(k) for k in args.kind), languages=tuple(args.lang), as_of=as_of_date(args.as_of))
+    from rag.access import reader_filters
     from rag.pipeline import open_pipeline
     from rag.records.answers import record_shown
     from regcite.acting import acting_user, record_book
@@ -39,6 +40,7 @@ def run(name: str, args, settings) -> int:
     pipeline = open_pipeline(settings)  # loads no model: IndexMissing comes before any record book
     with record_book(settings) as book:
         user = acting_user(args, settings, book)  # before answering: a refused login costs no answer
+        filters = reader_filters(book, user, filters)
         on_token = None if args.json else _stream_to(sys.stdout)
         answer = pipeline.answer(args.question, filters, on_token)
         record = record_shown(pipeline, book, user, answer, filters, entry="cli")
@@ -55,6 +57,15 @@ def run(name: str, args, settings) -> int:
         print(terminal_safe(report(answer)))  # document and model text: escapes shown, URLs inert
         print(f"recorded as answer {record.answer_id} by {record.user}")
     return 0
+
+
+def reader_access(args, settings):
+    """The rag.access.Access of whoever runs the command: the local user's (everything) while no users exist."""
+    from rag.access import access_for
+    from regcite.acting import acting_user, record_book
+
+    with record_book(settings) as book:
+        return access_for(book, acting_user(args, settings, book))
 
 
 def as_of_date(text: str | None) -> date:

@@ -19,8 +19,9 @@ def add_arguments(name: str, parser) -> None:
 
 def run(name: str, args, settings) -> int:
     from rag.store import open_index
+    from regcite.ask_cmd import reader_access
 
-    index = open_index(settings)
+    index = reader_access(args, settings).view(open_index(settings))  # a hidden version is as if never ingested
     older, newer = _endpoints(index.documents, args.doc_id, args.from_, args.to)
     shown = changes_between(index, older, newer)
     if args.json:

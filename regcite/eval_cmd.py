@@ -78,8 +78,9 @@ def _check(args, settings) -> int:
         return 0
     from evals.gold_dates import gold_not_in_force, stale_gold
     from rag.store import open_index
+    from regcite.ask_cmd import reader_access
 
-    index = open_index(settings)
+    index = reader_access(args, settings).view(open_index(settings))  # gold in a hidden collection is missing
     missing = missing_gold(questions, [c.reference for c in index.clauses], {c.clause_id for c in index.clauses})
     absent = gold_not_in_force(questions, index.documents, index.clauses, day)
     stale = stale_gold(questions, index.documents, index.changes, index.clauses, day)
@@ -128,15 +129,16 @@ def _run(args, settings) -> int:
     from evals.questions import load_set
     from evals.run import run_set
     from evals.overlap import check_model_not_trained_on
-    from regcite.ask_cmd import as_of_date
+    from regcite.ask_cmd import as_of_date, reader_access
 
     questions = load_set(args.set)
+    access = reader_access(args, settings)
     check_model_not_trained_on(settings.embed_model, [(q.qid, q.question) for q in questions], str(args.set))
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out = Path(args.out) if args.out else settings.data_dir / "eval-runs" / f"{Path(args.set).stem}-{stamp}"
     as_of = as_of_date(args.as_of) if args.as_of else None  # None: the resumed run's date, else today
     summary = run_set(questions, settings, out, repeats=args.repeats, seed=args.seed, set_path=str(args.set),
-                      progress=not args.no_progress, as_of=as_of)
+                      progress=not args.no_progress, as_of=as_of, access=access)
     from evals.report import metric_rows
 
     print(f"run folder: {out} (as of {summary['as_of']}"

@@ -15,6 +15,9 @@ def add_arguments(name: str, parser) -> None:
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--effective-from", metavar="DATE",
                         help="the date these files take effect (YYYY-MM-DD), over what the documents state")
+    parser.add_argument("--collection", metavar="NAME",
+                        help="who may read these files: admins grant collections with `regcite users grant` "
+                             "(new files go to 'default' unless given; a stored file named here moves to NAME)")
     parser.add_argument("--manifest", metavar="FILE",
                         help="JSON mapping files to effective dates and, optionally, document ids")
 
@@ -30,7 +33,7 @@ def run(name: str, args, settings) -> int:
     stated = read_manifest(args.manifest) if args.manifest else None
     day = parse_date(args.effective_from) if args.effective_from else None
     report = ingest_paths(args.paths, settings, prune=args.prune, progress=not args.no_progress, stated=stated,
-                          effective_from=day)
+                          effective_from=day, collection=args.collection)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:

@@ -18,10 +18,13 @@ def add_arguments(name: str, parser) -> None:
 
 
 def run(name: str, args, settings) -> int:
+    from regcite.ask_cmd import reader_access
+
     if name == "docs":
         from rag.store import open_index
 
-        return _docs(open_index(settings), args)
+        index = open_index(settings)
+        return _docs(reader_access(args, settings).view(index), args)
     return _search(args, settings)
 
 
@@ -85,14 +88,16 @@ def _search(args, settings) -> int:
     from rag.pipeline import open_pipeline
     from rag.types import Filters
 
+    from regcite.ask_cmd import as_of_date, reader_access
+
     pipeline = open_pipeline(settings)
-    indexed = {v.doc_id for v in pipeline.index.documents.values()}
+    access = reader_access(args, settings)
+    indexed = {v.doc_id for v in access.view(pipeline.index).documents.values()}  # only what the reader may see
     unknown = [d for d in args.doc if d not in indexed]
     if unknown:
         raise ConfigError(f"no indexed document {', '.join(unknown)}; indexed: {', '.join(sorted(indexed))}")
-    from regcite.ask_cmd import as_of_date
-
-    hits = pipeline.search(args.query, Filters(doc_ids=tuple(args.doc), as_of=as_of_date(args.as_of)), args.k)
+    filters = access.filters(Filters(doc_ids=tuple(args.doc), as_of=as_of_date(args.as_of)))
+    hits = pipeline.search(args.query, filters, args.k)
     results = [
         {
             "reference": h.clause.reference, "document": h.document.title, "doc_id": h.document.doc_id,

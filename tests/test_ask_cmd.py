@@ -17,6 +17,7 @@ from rag.llm import make_backend
 from rag.records.answers import load_answer
 from rag.records.book import open_book
 from rag.records.users import LOCAL_USER, Role, add_user
+from tests.grants import let_read
 from rag.verify import Verifier
 from regcite import ask_cmd
 from tests.rag.answer_fixtures import LexicalRetriever
@@ -83,6 +84,7 @@ def test_ask_records_the_answer_it_shows_as_the_local_user(settings, book, monke
 def test_ask_as_a_user_records_their_name_and_json_says_it(settings, book, monkeypatch, capsys):
     ada = add_user(book, "ada", Role.ADMIN, "correct horse battery", by=LOCAL_USER)
     add_user(book, "ann", Role.ASKER, "ann's long password", by=ada)
+    let_read(book, "ann")
     monkeypatch.setenv("REGCITE_PASSWORD", "ann's long password")
     code, _ = _run([REG_B_Q, "--json", "--user", "ann"], settings, monkeypatch)
     data = json.loads(capsys.readouterr().out)

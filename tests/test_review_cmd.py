@@ -40,6 +40,9 @@ def people(cli, rule_index):
     """The rule's index in this test's data directory, and ada, ann, rex and rosa."""
     shutil.copytree(rule_index, cli.data_dir / "index")
     add_people(cli)
+    for name in ("ann", "rex", "rosa"):  # the rule is in the default collection, which askers read once granted
+        assert cli.as_("ada", "users", "group-add", "staff", name)[0] == 0
+    assert cli.as_("ada", "users", "grant", "staff", "default", "--group")[0] == 0
     return cli
 
 
@@ -136,7 +139,7 @@ def test_a_correction_by_reference_is_the_clause_of_the_answers_date_and_the_gol
     assert (row["question"], row["gold"], row["as_of"], row["answerable"]) == (
         RETENTION_Q, ["12 CFR 900.2(a)"], AS_OF, True)
     run = tmp_path / "run"
-    code, out, err = people("eval", "run", str(exported), "--out", str(run), "--no-progress")
+    code, out, err = people.as_("ada", "eval", "run", str(exported), "--out", str(run), "--no-progress")
     assert code == 0, err
     result, = [json.loads(line) for line in (run / "results.jsonl").read_text(encoding="utf-8").splitlines()]
     assert (result["gold"], result["as_of"], result["error"]) == (["12 CFR 900.2(a)"], AS_OF, "")

@@ -162,7 +162,8 @@ def show_answer(answer: Answer, turn: int, index, settings, status: str = "") ->
 
 def page() -> None:
     settings = resources.settings()
-    index = resources.index(settings)
+    user = auth.current_user(settings)
+    index = resources.reader_index(settings, user)  # what this user may see: filters, counts and sources list it
     filters = _filters(index)
     _sidebar_status(settings, index)
     turns: list[Answer] = st.session_state.setdefault(TURNS, [])
@@ -182,7 +183,7 @@ def page() -> None:
 
     question = st.chat_input("Ask about the indexed regulations…", disabled=index is None)
     if index is not None:
-        resources.warm_up(settings, index)  # cached: only the first run per snapshot does any work
+        resources.warm_up(settings, resources.index(settings))  # cached: only the first run per snapshot works
     if not question:
         return
     with st.chat_message("user"):
@@ -197,8 +198,7 @@ def page() -> None:
 
         try:
             with st.spinner("Searching the clauses and composing the answer…"):
-                answer, record = resources.ask_and_record(settings, auth.current_user(settings), question, filters,
-                                                          on_token=on_token)
+                answer, record = resources.ask_and_record(settings, user, question, filters, on_token=on_token)
         except RegciteError as e:  # unanswered or unrecorded: either way nothing is shown
             stream.empty()
             st.error(str(e), icon=":material/error:")

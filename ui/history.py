@@ -76,8 +76,8 @@ def _open(answer_id: str | None) -> None:
 
 def page() -> None:
     settings = resources.settings()
-    index = resources.index(settings)
     user = auth.current_user(settings)
+    index = resources.reader_index(settings, user)
     st.markdown("## History")
     opened = st.session_state.get(OPEN)
     if opened:

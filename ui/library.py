@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import library_versions, render, resources, uploads
+from ui import auth, library_versions, render, resources, uploads
 
 RESULTS = "library_ingest_results"
 LINKED = "library_linked_clause"  # set once a link (?clause=ID) opened this session on the clause browser
@@ -190,7 +190,9 @@ def _open_linked_clause(index) -> None:
 
 def page() -> None:
     settings = resources.settings()
-    index = resources.index(settings)
+    user = auth.current_user(settings)
+    reach = resources.access(settings, user)
+    index = resources.reader_index(settings, user)  # only the collections this user may read
     st.markdown("## Library")
     st.caption(f":material/folder: {render.md_escape(str(settings.index_dir))}")
     if index is not None:
@@ -210,4 +212,8 @@ def page() -> None:
         if index is not None:
             library_versions.tab(index, settings)
     with tab_add:
-        _add(settings, index)
+        if reach.everything:
+            _add(settings, index)
+        else:  # uploads land in a collection and the ingest history names every file: an admin's work
+            st.info("Adding documents is for admins: they choose the collection a document goes in and who may "
+                    "read it.", icon=":material/lock:")

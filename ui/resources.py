@@ -118,9 +118,42 @@ def answer(settings: Settings, question: str, filters: Filters = Filters(), on_t
     return _served_pipeline(settings).answer(question, filters, on_token)
 
 
-def search(settings: Settings, query: str, filters: Filters = Filters(), k: int = 8) -> list[Hit]:
-    """Clauses for a query over the snapshot being served (the reviewer's search for the right clause)."""
-    return _served_pipeline(settings).search(query, filters, k)
+def search(settings: Settings, user, query: str, filters: Filters = Filters(), k: int = 8) -> list[Hit]:
+    """Clauses for a query over the snapshot being served (the reviewer's search for the right clause), from the
+    collections `user` may read."""
+    return _served_pipeline(settings).search(query, reader_filters(settings, user, filters), k)
+
+
+def access(settings: Settings, user):
+    """What `user` may read (rag.access.Access), from the grants as they are now: read on every run of a page, so a
+    grant or revoke counts from the user's next click."""
+    from rag.access import access_for
+
+    return access_for(book(settings), user)
+
+
+def reader_filters(settings: Settings, user, filters: Filters = Filters()) -> Filters:
+    """`filters` narrowed to the collections `user` may read (rag.access.reader_filters)."""
+    return access(settings, user).filters(filters)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _view(data_dir: str, generation: int, collections: frozenset, _index):
+    from rag.index_view import IndexView
+
+    return IndexView(_index, collections)
+
+
+def reader_index(settings: Settings, user):
+    """The served snapshot as `user` may list it (their collections' documents and clauses only; rag.access), or
+    None before the first ingest. Every page lists from this, never from index()."""
+    idx = index(settings)
+    if idx is None:
+        return None
+    reach = access(settings, user)
+    if reach.everything:
+        return idx
+    return _view(str(settings.data_dir), idx.generation, reach.collections, idx)
 
 
 @st.cache_resource(show_spinner=False)
@@ -144,8 +177,11 @@ def ask_and_record(settings: Settings, user, question: str, filters: Filters = F
     RecordsUnavailable when the records database cannot be opened or written (then nothing is shown)."""
     from rag.records.answers import record_shown
 
+    from rag.access import reader_filters as narrowed
+
     pipeline = _served_pipeline(settings)
     records = book(settings)  # opened before answering: an answer that cannot be recorded is never computed
+    filters = narrowed(records, user, filters)
     answer = pipeline.answer(question, filters, on_token)
     return answer, record_shown(pipeline, records, user, answer, filters, entry="app")
 

@@ -38,7 +38,7 @@ def page() -> None:
         st.error(f"{REFUSAL}. You are logged in as {render.md_escape(user.name)} ({user.role.value}); "
                  "an admin can change your role.", icon=":material/lock:")
         return
-    index = resources.index(settings)
+    index = resources.reader_index(settings, user)
     back = dict(key="review_back", icon=":material/arrow_back:", on_click=_back, args=(settings, user))
     opened, done = st.session_state.get(OPEN), st.session_state.get(DONE)
     if opened:
@@ -53,6 +53,6 @@ def page() -> None:
         return
     queue, summary = st.tabs([":material/inbox: Queue", ":material/monitoring: Summary"])
     with queue:
-        review_queue.show(settings, index, on_open=_open)
+        review_queue.show(settings, index, on_open=_open, user=user)
     with summary:
         review_summary.show(settings)

@@ -50,7 +50,7 @@ def _hit_label(hit, dated: bool) -> str:
     return f"{hit.clause.reference} · {d.title}{since} · {' '.join(hit.clause.text.split())[:90]}"
 
 
-def _correction(settings, index, record: AnswerRecord, sentence: Sentence, key: str) -> Correction | None:
+def _correction(settings, index, user, record: AnswerRecord, sentence: Sentence, key: str) -> Correction | None:
     """A search box over the index and the clause chosen from its results, as it reads in its version (the words
     it shares with the sentence highlighted)."""
     if index is None:
@@ -62,7 +62,7 @@ def _correction(settings, index, record: AnswerRecord, sentence: Sentence, key: 
                               help="By default only the versions in force on the day the answer was asked for")
     if not query.strip():
         return None
-    hits = resources.search(settings, query, Filters() if every_version else Filters(as_of=record.filters.as_of))
+    hits = resources.search(settings, user, query, Filters() if every_version else Filters(as_of=record.filters.as_of))
     if not hits:
         st.caption("No clause matches; try other words.")
         return None
@@ -84,7 +84,7 @@ def _correction(settings, index, record: AnswerRecord, sentence: Sentence, key: 
     return Correction.of(clause, document)
 
 
-def _ruling(settings, index, record: AnswerRecord, n: int, sentence: Sentence, citation: Citation,
+def _ruling(settings, index, user, record: AnswerRecord, n: int, sentence: Sentence, citation: Citation,
             key: str) -> CitationDecision | None:
     action = st.radio("Ruling", list(Action), index=None, horizontal=True, format_func=ACTION_LABEL.get,
                       key=f"{key}-act")
@@ -93,14 +93,14 @@ def _ruling(settings, index, record: AnswerRecord, n: int, sentence: Sentence, c
         reason = st.selectbox("Reason", list(Reason), index=None, format_func=REASON_LABEL.get,
                               placeholder="Why is the citation wrong?", key=f"{key}-why")
     elif action is Action.CORRECT:
-        correction = _correction(settings, index, record, sentence, key)
+        correction = _correction(settings, index, user, record, sentence, key)
     comment = st.text_input("Comment on this citation", key=f"{key}-note", placeholder="optional")
     if action is None:
         return None
     return CitationDecision(n, citation.marker, citation.clause_id, action, reason, correction, comment)
 
 
-def _citation(settings, index, record: AnswerRecord, n: int, sentence: Sentence, citation: Citation, stale,
+def _citation(settings, index, user, record: AnswerRecord, n: int, sentence: Sentence, citation: Citation, stale,
               key: str, editable: bool) -> CitationDecision | None:
     cited = record.cited_clause(citation.clause_id)
     with st.container(border=True, key=key):
@@ -119,7 +119,7 @@ def _citation(settings, index, record: AnswerRecord, n: int, sentence: Sentence,
                        "sentence shares are highlighted")
             st.markdown("> " + render.supported_md(cited.text, [sentence.text]))
         if editable:
-            return _ruling(settings, index, record, n, sentence, citation, key)
+            return _ruling(settings, index, user, record, n, sentence, citation, key)
     return None
 
 
@@ -147,7 +147,7 @@ def show(settings, index, user, record: AnswerRecord, on_decided) -> None:
             for problem in sentence.problems:
                 st.caption(render.md_escape(problem))
             for citation in sentence.citations:
-                rulings.append(_citation(settings, index, record, n, sentence, citation,
+                rulings.append(_citation(settings, index, user, record, n, sentence, citation,
                                          stale.get(citation.clause_id), f"{prefix}-c{len(rulings)}", editable))
     if decisions:
         st.markdown("#### Decisions so far")

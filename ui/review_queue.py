@@ -7,7 +7,7 @@ from datetime import date
 import streamlit as st
 
 from rag.config import BACKENDS
-from rag.records.queue import QueueFilter, QueueItem, list_answers
+from rag.records.queue import QueueFilter, QueueItem, list_answers, readable_by
 from rag.records.reviews import State
 from rag.records.stale import first_stale
 from rag.records.users import LOCAL_USER, list_users
@@ -58,10 +58,14 @@ def _row(settings, index, item: QueueItem, on_open) -> None:
                      args=(item.answer_id,), type="primary" if not item.claimed_by else "secondary")
 
 
-def show(settings, index, on_open) -> None:
+def show(settings, index, on_open, user) -> None:
     """The filters, then one row per matching answer, oldest first; on_open(answer_id) opens one for review."""
     where = _filter(settings, index)
-    items = list_answers(resources.book(settings), where)
+    # A reviewer sees only answers drawn wholly from collections they may read (index is their view of it).
+    reach = resources.access(settings, user)
+    shown = None if reach.everything else (index.documents if index is not None else {})
+    items = [i for i in list_answers(resources.book(settings), where)
+             if readable_by(resources.recorded_answer(settings, i.answer_id), shown)]
     waiting = "waiting for review" if set(where.states) <= set(OPEN_STATES) and where.states else "matching"
     st.caption(f"{len(items):,} answer{'' if len(items) == 1 else 's'} {waiting}, oldest first. Opening one claims "
                f"it for {resources.book(settings).claim_minutes} minutes, so no other reviewer works on it meanwhile.")

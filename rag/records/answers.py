@@ -135,7 +135,11 @@ def record_answer(book, user: User, answer: Answer, filters: Filters, *, entry: 
 
 def ask_and_record(pipeline, book, user: User, question: str, filters: Filters, on_token=None, *,
                    entry: str) -> AnswerRecord:
-    """What every entry point that shows an answer calls: answer through the pipeline, then record it."""
+    """What every entry point that shows an answer calls: answer through the pipeline from the collections `user`
+    may read (rag.access.reader_filters), then record it."""
+    from rag.access import reader_filters
+
+    filters = reader_filters(book, user, filters)
     return record_shown(pipeline, book, user, pipeline.answer(question, filters, on_token), filters, entry=entry)
 
 

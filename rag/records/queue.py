@@ -63,6 +63,16 @@ def list_answers(book, where: QueueFilter = QueueFilter()) -> list[QueueItem]:
                       r.reviewer or "", r.until or "") for r in rows]
 
 
+def readable_by(record, documents) -> bool:
+    """Whether a reader whose view of the index holds `documents` (by version_id; rag.access) may see a recorded
+    answer: every version it retrieved from or cited is one they may read. A version since removed from the index
+    counts as unreadable, so the rule fails closed; an admin's view holds every version and passes None."""
+    if documents is None:
+        return True
+    versions = {r.version_id for r in record.retrieved} | {c.version_id for c in record.cited}
+    return all(v in documents for v in versions)
+
+
 def history_of(book, user: str, limit: int = 200) -> list[QueueItem]:
     """A user's own answers in every state, newest first."""
     items = list_answers(book, QueueFilter(asker=user, states=(), limit=100_000))

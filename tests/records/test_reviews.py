@@ -11,6 +11,7 @@ from rag.records.review_sets import review_set_rows, review_stats
 from rag.records.reviews import (Action, CitationDecision, Correction, Outcome, Reason, State, citation_slots, claim,
                                  claim_of, decide, decisions_of, release)
 from rag.records.users import Role, User, add_user
+from tests.grants import let_read
 from rag.types import Filters
 from tests.records.conftest import ADMIN, AS_OF, PASSWORD
 
@@ -24,6 +25,7 @@ def people(book):
     add_user(book, ADMIN.name, Role.ADMIN, PASSWORD, by=ADMIN)
     for u in (ASKER, REVIEWER, SECOND):
         add_user(book, u.name, u.role, PASSWORD, by=ADMIN)
+    let_read(book, ASKER.name, REVIEWER.name, SECOND.name)  # the rule is in the default collection
     return book
 
 

@@ -8,10 +8,11 @@ from rag.records.answers import ask_and_record, load_answer
 from rag.records.queue import history_of
 from rag.records.reviews import Action, CitationDecision, Outcome, State, citation_slots, decide
 from rag.records.stale import first_stale, stale_citations
-from rag.records.users import Role, User
+from rag.records.users import LOCAL_USER, Role, User, add_user
 from rag.store import open_index
 from rag.types import ChangeKind, Filters
 from tests.fakes import HashEmbedder
+from tests.grants import let_read
 from tests.records.conftest import AS_OF, rule
 
 ASKER = User("ann", Role.ASKER)
@@ -20,6 +21,9 @@ REVIEWER = User("rex", Role.REVIEWER)
 
 def test_an_amended_cited_clause_makes_the_reviewed_answer_stale_with_the_date(book, rule_pipeline, record_settings,
                                                                                tmp_path):
+    add_user(book, "ada", Role.ADMIN, "correct horse battery", by=LOCAL_USER)
+    add_user(book, ASKER.name, ASKER.role, "correct horse battery", by=LOCAL_USER)
+    let_read(book, ASKER.name)  # the rule is in the default collection
     recorded = ask_and_record(rule_pipeline, book, ASKER, "How long must a creditor retain records of each "
                               "application?", Filters(as_of=AS_OF), entry="cli")
     cited = {c.reference for c in recorded.cited}

@@ -15,6 +15,7 @@ from rag.records.reviews import (Action, CitationDecision, Outcome, Reason, Stat
                                  decide, decisions_of)
 from rag.types import Filters
 from tests.fakes import HashEmbedder
+from tests.grants import let_read
 from tests.ui.conftest import ingest_versions
 from tests.ui.test_login import ADMIN, ASKER, REVIEWER, SECOND, log_in, open_app, people, records_env  # noqa: F401
 from ui.render import md_escape
@@ -35,6 +36,7 @@ def part900(people, tmp_path, monkeypatch):
     """Users, and Part 900 in two versions ingested by the real pipeline (the app's embedder is the same stand-in)."""
     settings, book = people
     ingest_versions(settings, tmp_path / "files", monkeypatch)
+    let_read(book, ASKER.name, REVIEWER.name, SECOND.name)  # Part 900 is in the default collection
     return settings, book
 
 
@@ -325,6 +327,7 @@ def test_user_text_shows_literally_in_the_queue_and_the_review(part900):
     settings, book = part900
     asker = User("<img src=x onerror=alert(1)>", Role.ASKER)
     add_user(book, asker.name, asker.role, "correct horse battery", by=ADMIN)
+    let_read(book, asker.name)
     record = ask(settings, book, user=asker, question=f"{QUESTION} {HOSTILE}")
     at = review_page("rex")
     listed = main_text(at)
