@@ -25,3 +25,10 @@ def acting_user(request: Request, credentials: HTTPAuthorizationCredentials | No
 def reviewer(user: User = Depends(acting_user)) -> User:
     require_reviewer(user)  # PermissionDenied: 403
     return user
+
+
+def access_of(service, user: User):
+    """What `user` may read (rag.access): admins and the local user everything, others their collections' grants."""
+    from rag.access import access_for
+
+    return access_for(service.book, user)

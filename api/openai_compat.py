@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import acting_user, service_of
+from api.auth import access_of, acting_user, service_of
 from api.convert import answer_out, filters_of
 from api.errors import ApiError, bad_input, documented
 from api.schemas import AnswerOut, FiltersIn, MAX_QUESTION
@@ -108,7 +108,7 @@ async def chat_completions(body: ChatRequest, user: User = Depends(acting_user),
     if body.model != MODEL_ID:
         raise ApiError(404, "model_not_found", f"no model {body.model!r}; this server serves {MODEL_ID!r}")
     question = last_question(body.messages)
-    pipeline, filters = await run_in_threadpool(_prepare, service, body.regcite or RegciteOptions())
+    pipeline, filters = await run_in_threadpool(_prepare, service, user, body.regcite or RegciteOptions())
     completion_id = f"chatcmpl-{int(time.time() * 1000)}"
     if not body.stream:
         record = await service.answer(pipeline, user, question, filters)
@@ -152,7 +152,7 @@ def last_question(messages: list[ChatMessage]) -> str:
     raise bad_input("no user message: the last one with role \"user\" is the question")
 
 
-def _prepare(service, options: RegciteOptions):
+def _prepare(service, user: User, options: RegciteOptions):
     from datetime import date
 
     pipeline = service.pipeline()
@@ -160,7 +160,7 @@ def _prepare(service, options: RegciteOptions):
         as_of = date.fromisoformat(options.as_of) if options.as_of else None
     except ValueError:
         raise bad_input(f"regcite.as_of {options.as_of!r} is not a date (YYYY-MM-DD)") from None
-    return pipeline, filters_of(options.filters, as_of, pipeline.index)
+    return pipeline, filters_of(options.filters, as_of, access_of(service, user).view(pipeline.index))
 
 
 def sources(record: AnswerRecord) -> str:

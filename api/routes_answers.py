@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 
-from api.auth import acting_user, reviewer, service_of
+from api.auth import access_of, acting_user, reviewer, service_of
 from api.convert import answer_out, decision_out
 from api.errors import bad_input, documented, not_found
 from api.schemas import AnswerOut, DecisionOut, ReviewRequest
@@ -40,7 +40,7 @@ def _decide(service, user: User, answer_id: str, body: ReviewRequest) -> Decisio
     from rag.records.reviews import Outcome, decide, decisions_of, state_of
 
     record = _recorded(service.book, answer_id)
-    rulings = _rulings(service, record, body)
+    rulings = _rulings(service, user, record, body)
     decision = decide(service.book, user, record.answer_id, Outcome(body.outcome), rulings, body.comment)
     return decision_out(decision, state_of(decisions_of(service.book, record.answer_id), service.book.reviews_required))
 
@@ -54,7 +54,7 @@ def _recorded(book, answer_id: str):
         raise not_found(f"recorded answer {answer_id!r}", "POST /v1/ask returns answer ids") from None
 
 
-def _rulings(service, record, body: ReviewRequest) -> list:
+def _rulings(service, user: User, record, body: ReviewRequest) -> list:
     """The request's rulings as the core's, each matched to a citation of the answer; every citation ruled on."""
     from rag.records.reviews import Action, CitationDecision, Reason, citation_slots
 
@@ -67,7 +67,7 @@ def _rulings(service, record, body: ReviewRequest) -> list:
             raise bad_input(f"sentence {r.sentence} has no citation {r.marker}; the answer's citations: {known}")
         if key in chosen:
             raise bad_input(f"citation {r.marker} of sentence {r.sentence} is ruled on twice")
-        correction = _correction(service, r.correction) if r.action == "correct" else None
+        correction = _correction(service, user, r.correction) if r.action == "correct" else None
         chosen[key] = CitationDecision(key[0], r.marker, slots[key], Action(r.action),
                                        Reason(r.reason) if r.action == "reject" else None, correction, r.comment)
     if body.accept_all:
@@ -84,10 +84,11 @@ def _rulings(service, record, body: ReviewRequest) -> list:
     return [chosen[key] for key in slots]
 
 
-def _correction(service, clause_id: str):
+def _correction(service, user: User, clause_id: str):
+    """The clause a correction names, among those the reviewer may read."""
     from rag.records.reviews import Correction
 
-    index = service.pipeline().index
+    index = access_of(service, user).view(service.pipeline().index)
     try:
         clause = index.clause(clause_id.strip())
     except KeyError:

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from api.auth import acting_user, service_of
+from api.auth import access_of, acting_user, service_of
 from api.convert import answer_out, filters_of
 from api.errors import documented, status_of
 from api.schemas import AnswerOut, AskRequest
@@ -23,7 +23,7 @@ STREAM_DOC = {"text/event-stream": {"schema": {"type": "string"}, "description":
              responses={200: {"content": STREAM_DOC}, **documented(401, 403, 422, 503)})
 async def ask(body: AskRequest, user: User = Depends(acting_user), service=Depends(service_of)):
     """Answer a question from the indexed versions in force on `as_of` (today by default)."""
-    pipeline, filters = await run_in_threadpool(_prepare, service, body)
+    pipeline, filters = await run_in_threadpool(_prepare, service, user, body)
     if not body.stream:
         return answer_out(await service.answer(pipeline, user, body.question, filters))
 
@@ -40,10 +40,11 @@ async def ask(body: AskRequest, user: User = Depends(acting_user), service=Depen
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
-def _prepare(service, body: AskRequest):
-    """The served pipeline (IndexMissing: 503 before any stream starts) and the request's filters; k by settings."""
+def _prepare(service, user: User, body: AskRequest):
+    """The served pipeline (IndexMissing: 503 before any stream starts) and the request's filters, checked against
+    what the user may read (ask_and_record narrows them to it); k by settings."""
     pipeline = service.pipeline()
-    filters = filters_of(body.filters, body.as_of, pipeline.index)
+    filters = filters_of(body.filters, body.as_of, access_of(service, user).view(pipeline.index))
     if body.k is not None and body.k != pipeline.settings.top_k:
         pipeline = pipeline.with_settings(pipeline.settings.replace(top_k=body.k))
     return pipeline, filters

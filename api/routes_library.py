@@ -5,7 +5,7 @@ from datetime import date
 
 from fastapi import APIRouter, Depends, Query
 
-from api.auth import acting_user, service_of
+from api.auth import access_of, acting_user, service_of
 from api.convert import clause_out, documents_out, filters_of, hit_out
 from api.errors import documented, not_found
 from api.schemas import MAX_K, ClauseOut, DiffOut, DocumentOut, DocumentsOut, FiltersIn, SearchOut
@@ -23,7 +23,8 @@ def search(q: str = Query(min_length=1, max_length=4000, pattern=r"\S", descript
            user: User = Depends(acting_user), service=Depends(service_of)) -> SearchOut:
     """The clauses that best match a query (not recorded: nothing is answered)."""
     pipeline = service.pipeline()
-    filters = filters_of(FiltersIn(doc_ids=doc_id), as_of, pipeline.index)
+    access = access_of(service, user)
+    filters = access.filters(filters_of(FiltersIn(doc_ids=doc_id), as_of, access.view(pipeline.index)))
     hits = pipeline.search(q, filters, k)
     return SearchOut(query=q, as_of=filters.as_of, hits=[hit_out(i, h) for i, h in enumerate(hits, 1)])
 
@@ -31,14 +32,14 @@ def search(q: str = Query(min_length=1, max_length=4000, pattern=r"\S", descript
 @router.get("/v1/documents", response_model=DocumentsOut, responses=documented(401, 503))
 def documents(user: User = Depends(acting_user), service=Depends(service_of)) -> DocumentsOut:
     """Every indexed instrument with its chain of versions, oldest first."""
-    index = service.pipeline().index
+    index = access_of(service, user).view(service.pipeline().index)  # only what the user may read
     return DocumentsOut(index_generation=index.generation, documents=documents_out(index))
 
 
 @router.get("/v1/documents/{doc_id:path}/versions", response_model=DocumentOut, responses=documented(401, 404, 503))
 def versions(doc_id: str, user: User = Depends(acting_user), service=Depends(service_of)) -> DocumentOut:
     """One instrument's versions: dates, where each date came from, status, pages and clauses."""
-    index = service.pipeline().index
+    index = access_of(service, user).view(service.pipeline().index)  # only what the user may read
     found = [d for d in documents_out(index) if d.doc_id == doc_id]
     if not found:
         raise not_found(f"indexed document {doc_id!r}", "GET /v1/documents lists them")
@@ -48,7 +49,7 @@ def versions(doc_id: str, user: User = Depends(acting_user), service=Depends(ser
 @router.get("/v1/clauses/{clause_id:path}", response_model=ClauseOut, responses=documented(401, 404, 503))
 def clause(clause_id: str, user: User = Depends(acting_user), service=Depends(service_of)) -> ClauseOut:
     """A clause's text, reference, pages and version, by the id that citations and search hits carry."""
-    index = service.pipeline().index
+    index = access_of(service, user).view(service.pipeline().index)  # only what the user may read
     try:
         found = index.clause(clause_id)
     except KeyError:
@@ -66,4 +67,4 @@ def diff(doc_id: str = Query(min_length=1, max_length=500, description="the inst
     """Added, removed, modified (with whether only editorially) and moved clauses between two versions."""
     from api.diff import diff as compute
 
-    return compute(service.pipeline().index, doc_id, from_, to)
+    return compute(access_of(service, user).view(service.pipeline().index), doc_id, from_, to)
