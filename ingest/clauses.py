@@ -1,6 +1,7 @@
 """Clause parser: turn a loaded document into numbered clauses with paths, references, spans and pages."""
 from __future__ import annotations
 
+import bisect
 import re
 
 from ingest.identify import DocumentInfo
@@ -91,7 +92,8 @@ def _split_long(raw: str, base: int, max_chars: int) -> list[tuple[int, int]]:
     start = 0
     while len(raw) - start > max_chars:
         limit = start + max_chars
-        best = max((c for c in cuts if start < c <= limit), default=None)
+        at = bisect.bisect_right(cuts, limit) - 1  # the last sentence end within the limit (cuts ascend)
+        best = cuts[at] if at >= 0 and cuts[at] > start else None
         if best is None or best - start < max_chars // 4:
             space = raw.rfind(" ", start + max_chars // 2, limit)
             best = space + 1 if space > start else limit

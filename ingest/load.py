@@ -18,7 +18,7 @@ _BLOCKS = {"p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquo
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _SKIP = {"script", "style", "head", "noscript", "template", "svg", "button", "nav"}
 _MARGIN = re.compile(r"margin-left\s*:\s*([0-9.]+)\s*(em|rem|px|pt)?", re.I)
-_SPACES = re.compile(r"[ \t\u00a0]+")
+_SPACES = re.compile(r"[ \t\n\u00a0]+")  # "\n" too: NFKC and the line separators (U+2028) make breaks inside one line
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _MD_INLINE = re.compile(r"\*\*|__|`")
 # Fewer non-space characters per page than this on average: no usable text layer (scans carry none or a page number).
@@ -50,14 +50,17 @@ def load_file(path: str | Path) -> LoadedText:
         raise DocumentError(str(path), f"cannot read the file: {e.strerror or e}") from None
     if not data.strip():
         raise DocumentError(str(path), "empty file: no text to index")
-    if fmt == "pdf":
-        return _load_pdf(path, data)
-    raw = _decode(path, data)
-    if fmt == "html":
-        return _load_html(path, raw)
-    if fmt == "markdown":
-        return _load_markdown(path, raw)
-    return _load_plain(path, raw)
+    try:
+        if fmt == "pdf":
+            return _load_pdf(path, data)
+        raw = _decode(path, data)
+        if fmt == "html":
+            return _load_html(path, raw)
+        if fmt == "markdown":
+            return _load_markdown(path, raw)
+        return _load_plain(path, raw)
+    except RecursionError:  # a structure nested deeper than Python's stack (the HTML walk, pypdf's object reader)
+        raise DocumentError(str(path), "nested too deeply to read: a malformed or hostile file") from None
 
 
 def _decode(path: Path, data: bytes) -> str:
@@ -86,7 +89,7 @@ def _load_pdf(path: Path, data: bytes) -> LoadedText:
     import io
 
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError, PdfReadError
 
     if not data.startswith(b"%PDF-") and b"%PDF-" not in data[:1024]:
         raise DocumentError(str(path), "not a PDF (no %PDF header): the file is corrupt or mislabelled")
@@ -112,6 +115,11 @@ def _load_pdf(path: Path, data: bytes) -> LoadedText:
             offset += len(text) + 1  # the "\n" that joins this page to the next
         title = _pdf_title(reader)
     except DocumentError:
+        raise
+    except LimitReachedError as e:
+        raise DocumentError(str(path), f"a compressed stream inflates past pypdf's safety limit ({e}): a "
+                                       "decompression bomb, or a PDF too large to read; re-export it") from None
+    except (MemoryError, RecursionError):  # the sandbox and load_file say which limit it was
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as e:
         raise DocumentError(str(path), f"corrupt or truncated PDF ({type(e).__name__}: {e}); re-download or re-export it") from None
@@ -139,8 +147,14 @@ def _pdf_title(reader) -> str:
 def _load_html(path: Path, raw: str) -> LoadedText:
     import lxml.html
 
+    # huge_tree: without it libxml2 silently drops a text node over 10 MB (a long one-line file loses its text);
+    # what bounds a huge file is the parse sandbox's memory and time limits. The HTML parser never expands entities
+    # a DOCTYPE defines, nor fetches anything (no_network), so entity tricks stay literal text.
+    parser = lxml.html.HTMLParser(encoding="utf-8", huge_tree=True, no_network=True, remove_pis=True)
     try:
-        root = lxml.html.document_fromstring(raw.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
+        root = lxml.html.document_fromstring(raw.encode("utf-8"), parser=parser)
+    except MemoryError:
+        raise
     except Exception as e:  # noqa: BLE001 - lxml raises ParserError and ValueError for junk
         raise DocumentError(str(path), f"unreadable HTML ({e}); re-save it as HTML or PDF") from None
     lines: list[str] = []

@@ -17,7 +17,9 @@ from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
+from ingest.links import link_problem
 from ingest.manifest import Stated
+from ingest.sandbox import ParseLimits, ParseSandbox
 from rag.config import Settings
 from rag.errors import DocumentError
 from rag.formats import format_of
@@ -36,10 +38,10 @@ def walk(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
+            entries = [p for p in path.rglob("*")
+                       if not any(part.startswith(".") for part in p.relative_to(path).parts)]
+            found = sorted(p for p in entries if p.is_file())
+            missing += [(str(p), reason) for p in sorted(entries) if (reason := link_problem(p))]
         elif path.is_file():
             found = [path]
         else:
@@ -76,25 +78,13 @@ def _embed(embedder, texts: list[str], batch_size: int, progress: bool, label: s
     return out
 
 
-def _parse(path: Path, sha: str, max_clause_chars: int):
-    """Load, identify and split one file (a pure function of its bytes): what the parsing thread runs."""
-    from ingest.clauses import split_clauses
-    from ingest.identify import identify
-    from ingest.load import load_file
-
-    loaded = load_file(path)
-    info = identify(path, loaded)
-    clauses = split_clauses(loaded, info, sha[:16], max_clause_chars)
-    if not clauses:
-        raise DocumentError(str(path), "no clauses or text to index")
-    return loaded, info, clauses
-
-
 class _Prefetch:
-    """Parses the files to be added one ahead of the one being embedded, in a single worker thread."""
+    """Parses the files to be added one ahead of the one being embedded, in a single worker thread, each in the
+    sandbox's worker process under its limits."""
 
-    def __init__(self, max_clause_chars: int):
+    def __init__(self, max_clause_chars: int, limits: ParseLimits):
         self._max = max_clause_chars
+        self._sandbox = ParseSandbox(limits)
         self._queue: list[tuple[Path, str]] = []
         self._at: dict[Path, int] = {}
         self._futures: dict[Path, Future] = {}
@@ -108,6 +98,7 @@ class _Prefetch:
         for future in self._futures.values():
             future.cancel()
         self._pool.shutdown(wait=True)
+        self._sandbox.close()
 
     def plan(self, files: list[Path], hashes: Mapping[Path, str | None], known: Mapping[str, str]) -> None:
         """The files the run will parse, in order: readable, not stored, the first of their bytes in the run."""
@@ -123,7 +114,7 @@ class _Prefetch:
         """The parse of path (raising what parsing raised), with the next file's parse started first."""
         while self._submitted < len(self._queue) and self._submitted <= self._at[path] + 1:
             next_path, sha = self._queue[self._submitted]
-            self._futures[next_path] = self._pool.submit(_parse, next_path, sha, self._max)
+            self._futures[next_path] = self._pool.submit(self._sandbox.parse, next_path, sha, self._max)
             self._submitted += 1
         return self._futures.pop(path).result()
 
@@ -192,7 +183,7 @@ def ingest_paths(
         bar = tqdm(total=len(files), desc="files", unit="file", file=sys.stderr)
     # The embedder's backend is recorded with the index; a stand-in embedder without one counts as the configured.
     with open_writer(settings, embedder.name, embedder.dim, getattr(embedder, "backend", None)) as writer, \
-            _Prefetch(settings.max_clause_chars) as prefetch:
+            _Prefetch(settings.max_clause_chars, ParseLimits.of(settings)) as prefetch:
         known = writer.known_sha256()
         hashes: dict[Path, str | None] = {}
         for path in files:

@@ -72,8 +72,22 @@ class Settings:
     # product's variable), sent only to llm_base_url; kept out of repr and of every record of the settings.
     llm_api_key: str = dataclasses.field(default="", repr=False)
 
+    # Parsing each file runs in a worker process under these limits (ingest/sandbox.py), so one malformed or hostile
+    # file (a decompression bomb, a reference loop) is skipped with its reason instead of hanging or exhausting the
+    # ingest (or the app that runs it).
+    parse_timeout_s: float = 60.0  # wall clock per file, and the CPU seconds it may use
+    parse_memory_mb: int = 1024  # address space the worker may grow by while parsing one file
+    max_file_mb: int = 200  # files above this are skipped before parsing
+
     # App
-    upload_max_mb: int = 50
+    upload_max_mb: int = 50  # per file (Streamlit's server.maxUploadSize is set to it too)
+    upload_max_files: int = 20  # per request; the rest are refused, named, with the limit
+    # Logins: after login_max_failures wrong passwords in a row a user name is locked for login_lockout_s, doubling
+    # with each further failure up to an hour; kept in the records database, so it holds across app replicas.
+    login_max_failures: int = 5
+    login_lockout_s: float = 30.0
+    session_idle_minutes: int = 30  # an app session idle this long must log in again
+    session_max_hours: int = 12  # and any session after this long, active or not
 
     # Records: every answer shown, every review and user change, in a database of their own beside the index.
     database_url: str = ""  # "" is SQLite in data_dir/records.db; or postgresql+psycopg://user@host/db
@@ -168,6 +182,12 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"device must be auto, cpu or cuda[:N]; got {s.device!r}")
     if s.reviews_required not in (1, 2):
         raise ConfigError(f"reviews_required must be 1 or 2; got {s.reviews_required}")
+    for name in ("parse_timeout_s", "parse_memory_mb", "max_file_mb", "upload_max_mb", "upload_max_files",
+                 "login_max_failures", "session_idle_minutes", "session_max_hours"):
+        if getattr(s, name) <= 0:
+            raise ConfigError(f"{name} must be positive; got {getattr(s, name)}")
+    if s.login_lockout_s < 0:
+        raise ConfigError(f"login_lockout_s must be 0 or more; got {s.login_lockout_s}")
     if s.claim_minutes < 1:
         raise ConfigError(f"claim_minutes must be at least 1; got {s.claim_minutes}")
     if s.database_url and not s.database_url.startswith(("sqlite:", "postgresql")):

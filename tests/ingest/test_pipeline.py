@@ -229,17 +229,17 @@ def test_new_file_of_the_same_instrument_and_format_replaces_it(corpus, settings
 def test_the_next_file_is_parsed_in_a_thread_while_the_current_one_embeds(corpus, settings, monkeypatch):
     import threading
 
-    import ingest.load
+    from ingest.sandbox import ParseSandbox
 
     parsed: list[tuple[str, str]] = []
     second_started = threading.Event()
-    real_load = ingest.load.load_file
+    real_parse = ParseSandbox.parse  # the parse itself runs in the sandbox's worker process; this is its caller
 
-    def load(path):
+    def parse(self, path, sha, max_clause_chars):
         parsed.append((path.name, threading.current_thread().name))
         if path.name == "part901.md":
             second_started.set()
-        return real_load(path)
+        return real_parse(self, path, sha, max_clause_chars)
 
     class Waiting(HashEmbedder):
         def embed_documents(self, texts):
@@ -248,7 +248,7 @@ def test_the_next_file_is_parsed_in_a_thread_while_the_current_one_embeds(corpus
                 assert second_started.wait(10), "the next file was not parsed while this one embedded"
             return super().embed_documents(texts)
 
-    monkeypatch.setattr(ingest.load, "load_file", load)
+    monkeypatch.setattr(ParseSandbox, "parse", parse)
     report = ingest_paths([corpus], settings, progress=False, embedder=Waiting())
     assert report.added == 2 and not report.skipped
     assert [name for name, _ in parsed] == ["part900.md", "part901.md"]  # in the run's order
