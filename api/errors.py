@@ -100,7 +100,7 @@ def install(app: FastAPI) -> None:
         return error_response(500, "internal", f"unexpected {type(e).__name__}; the server log has the traceback")
 
 
-_DESCRIPTIONS = {401: "no API key, or an unknown or revoked one, while users are defined",
+_DESCRIPTIONS = {400: "the body is not JSON", 401: "no API key, or an unknown or revoked one, while users are defined",
                  403: "the key's role may not do this", 404: "no such id", 409: "the records refuse it as things stand",
                  422: "the request does not fit the schema, or names what is not indexed",
                  503: "no index yet, or a part the server needs is unavailable"}

@@ -91,7 +91,9 @@ class ModelList(BaseModel):
     data: list[ModelCard]
 
 
-STREAM_DOC = {"text/event-stream": {"schema": {"type": "string"}, "description": (
+CHUNK_EVENT = {"type": "object", "required": ["data"], "properties": {  # one event (OpenAPI 3.2's SSE shape)
+    "data": {"type": "string", "description": "a chat.completion.chunk as JSON, or [DONE]"}}}
+STREAM_DOC = {"text/event-stream": {"schema": CHUNK_EVENT, "description": (
     "with `stream: true`: `data: {chat.completion.chunk}` lines, the last one with finish_reason stop and the "
     "`regcite` field, then `data: [DONE]`")}}
 
@@ -102,7 +104,7 @@ def models(user: User = Depends(acting_user)) -> ModelList:
 
 
 @router.post("/v1/chat/completions", response_model=ChatCompletion,
-             responses={200: {"content": STREAM_DOC}, **documented(401, 403, 404, 422, 503)})
+             responses={200: {"content": STREAM_DOC}, **documented(400, 401, 403, 404, 422, 503)})
 async def chat_completions(body: ChatRequest, user: User = Depends(acting_user), service=Depends(service_of)):
     """The last user message answered by regcite, as an OpenAI chat completion (or a stream of chunks)."""
     if body.model != MODEL_ID:

@@ -14,13 +14,16 @@ from rag.records.users import User
 
 router = APIRouter(tags=["answers"])
 
-STREAM_DOC = {"text/event-stream": {"schema": {"type": "string"}, "description": (
+EVENT_SCHEMA = {"type": "object", "required": ["event", "data"], "properties": {  # one event (OpenAPI 3.2's SSE shape)
+    "event": {"type": "string", "enum": ["token", "answer", "error"]},
+    "data": {"type": "string", "contentMediaType": "application/json"}}}
+STREAM_DOC = {"text/event-stream": {"schema": EVENT_SCHEMA, "description": (
     "with `stream: true`: `event: token` (data `{\"text\": …}`) as the text comes, then `event: answer` (data: "
     "the AnswerOut), or `event: error` (data: the error body)")}}
 
 
 @router.post("/v1/ask", response_model=AnswerOut,
-             responses={200: {"content": STREAM_DOC}, **documented(401, 403, 422, 503)})
+             responses={200: {"content": STREAM_DOC}, **documented(400, 401, 403, 422, 503)})
 async def ask(body: AskRequest, user: User = Depends(acting_user), service=Depends(service_of)):
     """Answer a question from the indexed versions in force on `as_of` (today by default)."""
     pipeline, filters = await run_in_threadpool(_prepare, service, user, body)
