@@ -125,7 +125,8 @@ def _results() -> None:
 
 
 def _add(settings, index) -> None:
-    st.caption(f"PDF, HTML, Markdown or text; up to {settings.upload_max_mb} MB each. Files are saved under safe "
+    st.caption(f"PDF, HTML, Markdown or text; up to {settings.upload_max_files} files of up to "
+               f"{settings.upload_max_mb} MB each. Files are saved under safe "
                f"names in {render.md_escape(str(settings.uploads_dir))} and never executed or rendered as HTML. An "
                "amendment with a new effective date is kept as a new version beside the old one; a file with the "
                "same instrument, date and format as a stored version replaces it as a correction.")
@@ -145,13 +146,8 @@ def _add(settings, index) -> None:
                            help="Re-ingest every indexed document's file: changed files replace their old version",
                            width="stretch")
     if go and files:
-        saved, rejected = [], []
-        for f in files:
-            s, reason = uploads.save_upload(f.name, f.getvalue(), settings.uploads_dir, settings.upload_max_mb)
-            if s is None:
-                rejected.append(uploads.FileResult(f.name, "", "rejected", reason))
-            else:
-                saved.append(s)
+        saved, rejected = uploads.save_uploads([(f.name, f.getvalue()) for f in files], settings.uploads_dir,
+                                               settings.upload_max_mb, settings.upload_max_files)
         if saved:
             _ingest(saved, rejected, settings, index, effective_from)
         else:

@@ -1,4 +1,5 @@
-"""Uploads: safe names, size and type checks, and the ingest run as a subprocess reporting JSON events."""
+"""Uploads: safe names, size, count and type checks, a private folder outside anything served, and the ingest run as
+a subprocess reporting JSON events."""
 from __future__ import annotations
 
 import hashlib
@@ -14,6 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Callable
 
+from rag.errors import ConfigError
 from rag.formats import SUFFIX_FORMATS
 from rag.reports import IngestReport
 from rag.store import file_sha256
@@ -23,6 +25,11 @@ log = logging.getLogger(__name__)
 # With the dot: Streamlit reads a bare "text" as the MIME family text/* and then checks no extension at all.
 ALLOWED_SUFFIXES = tuple(SUFFIX_FORMATS)  # an upload must say what it is
 ROOT = Path(__file__).resolve().parents[1]  # the ingest package lives beside ui/
+# What the app's web server hands out as files: Streamlit's static folder beside the app, were static serving on.
+SERVED = (ROOT / "ui" / "static",)
+# Names Windows reserves for devices whatever the extension ("NUL.txt" is the null device there).
+RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in "0123456789¹²³"), *(f"LPT{i}" for i in "0123456789¹²³")}
+MAX_NAME_BYTES = 200  # under the 255 bytes most file systems allow, with room for the ".part" of a write
 
 
 @dataclass(frozen=True)
@@ -59,14 +66,21 @@ class FileResult:
 
 
 def safe_name(name: str, max_len: int = 120) -> str:
-    """A file name that cannot leave the uploads folder, hide itself, or carry control or shell characters."""
+    """A file name that cannot leave the uploads folder, hide itself, name a device, or carry control or shell
+    characters: the last component only, at most max_len characters and MAX_NAME_BYTES bytes of UTF-8."""
     base = unicodedata.normalize("NFKC", name).replace("\\", "/").rsplit("/", 1)[-1]
     base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C")
     base = re.sub(r"[^\w.()\-]+", "_", base, flags=re.UNICODE).strip("._")
     stem, dot, ext = base.rpartition(".")
     if not dot:
         stem, ext = base, ""
-    stem = stem[: max_len - len(ext) - 1] or "upload"
+    ext = ext[:16]
+    cut = stem[: max_len - len(ext) - 1]
+    while len(cut.encode("utf-8")) > MAX_NAME_BYTES - len(ext) - 1:
+        cut = cut[:-1]
+    stem = (cut if cut == stem else cut.rstrip("._")) or "upload"
+    if stem.split(".")[0].upper() in RESERVED:  # Windows reads "NUL.tar.gz" as the device too: prefix, not suffix
+        stem = "_" + stem
     return f"{stem}.{ext.lower()}" if ext else stem
 
 
@@ -82,17 +96,56 @@ def check_upload(name: str, size: int, max_mb: int) -> str:
     return ""
 
 
+def check_folder(folder: Path) -> None:
+    """Refuse an uploads folder inside what the web server serves: an upload must never be fetched as a page."""
+    resolved = folder.expanduser().resolve()
+    for served in SERVED:
+        if resolved == served or served in resolved.parents:
+            raise ConfigError(f"uploads would be saved in {folder}, inside {served}, which the app's web server "
+                              "serves: set data_dir to a folder outside the app")
+
+
 def save_upload(name: str, data: bytes, folder: Path, max_mb: int) -> tuple[Saved | None, str]:
-    """Write an upload under a safe name (a file of the same name is replaced: that is how amendments arrive)."""
+    """Write an upload under a safe name (a file of the same name is replaced: that is how amendments arrive).
+    The folder is private to this user (0700) and the file readable by its owner only."""
     reason = check_upload(name, len(data), max_mb)
     if reason:
         return None, reason
-    folder.mkdir(parents=True, exist_ok=True)
+    check_folder(folder)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / safe_name(name)
     tmp = path.with_name(f".{path.name}.part")
-    tmp.write_bytes(data)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
     os.replace(tmp, path)  # readers (a running ingest) see the old file or the new one, never half
     return Saved(name, path, hashlib.sha256(data).hexdigest()), ""
+
+
+def save_uploads(files: list[tuple[str, bytes]], folder: Path, max_mb: int, max_files: int,
+                 ) -> tuple[list[Saved], list[FileResult]]:
+    """One request's uploads, saved: at most max_files of them, each once. The rest come back rejected, named,
+    with the limit they broke, and nothing of theirs is written."""
+    saved: list[Saved] = []
+    rejected: list[FileResult] = []
+    names: set[str] = set()
+    for n, (name, data) in enumerate(files):
+        if n >= max_files:
+            rejected.append(FileResult(name, "", "rejected", f"over the limit of {max_files} files per upload "
+                                                             "(upload_max_files); upload it in another batch"))
+            continue
+        target = safe_name(name)
+        if target in names:
+            rejected.append(FileResult(name, "", "rejected", f"another file of this upload is saved as {target}; "
+                                                             "rename one of them"))
+            continue
+        s, reason = save_upload(name, data, folder, max_mb)
+        if s is None:
+            rejected.append(FileResult(name, "", "rejected", reason))
+        else:
+            names.add(target)
+            saved.append(s)
+    return saved, rejected
 
 
 def saved_of(path: Path) -> Saved:

@@ -162,3 +162,55 @@ def test_a_name_typed_in_decomposed_unicode_logs_in(records_env):
     add_user(book, "Zoë", Role.ASKER, PASSWORD, by=ADMIN)  # stored NFC
     at = log_in(open_app(), "Zoe\u0308")  # as some keyboards send it: e and a combining diaeresis
     assert not at.error and at.chat_input
+
+
+def test_repeated_wrong_passwords_lock_the_name_even_for_the_right_one(people, monkeypatch):
+    monkeypatch.setenv("REGCITE_LOGIN_MAX_FAILURES", "3")
+    at = open_app()
+    for _ in range(3):
+        at = log_in(at, "rex", "not the password")
+        assert [e.value for e in at.error] == [WRONG]
+    at = log_in(at, "rex")
+    assert not at.exception and not at.chat_input and "auth_user" not in at.session_state
+    assert at.error[0].value.startswith("too many failed logins for this user name") and "30 s" in at.error[0].value
+    # another session (a reload, another replica) meets the same lock: it lives in the records database
+    again = log_in(open_app(), "rex")
+    assert again.error[0].value.startswith("too many failed logins") and not again.chat_input
+
+
+def test_an_idle_session_expires_and_asks_for_a_login(people, monkeypatch):
+    import time
+
+    monkeypatch.setenv("REGCITE_SESSION_IDLE_MINUTES", "30")
+    at = log_in(open_app(), "rex")
+    assert at.chat_input
+    at.session_state["auth_seen"] = time.time() - 31 * 60
+    at.run()
+    assert not at.exception and not at.chat_input and "auth_user" not in at.session_state
+    assert at.text_input(key="login_name")
+    assert "idle for more than 30 minutes" in at.info[0].value
+
+
+def test_a_session_older_than_its_maximum_expires_though_active(people, monkeypatch):
+    import time
+
+    monkeypatch.setenv("REGCITE_SESSION_MAX_HOURS", "12")
+    at = log_in(open_app(), "rex")
+    at.session_state["auth_since"] = time.time() - 13 * 3600
+    at.run()
+    assert not at.chat_input and "more than 12 hours old" in at.info[0].value
+    at = log_in(at, "rex")  # a fresh login starts a fresh session
+    assert at.chat_input and not [i for i in at.info if "hours old" in i.value]
+
+
+def test_the_password_is_in_no_log_and_not_kept_in_the_session(people, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    at = log_in(open_app(), "rex", "a wrong password typed")
+    at = log_in(at, "rex")
+    assert at.chat_input
+    assert PASSWORD not in caplog.text and "a wrong password typed" not in caplog.text
+    assert "login_password" not in at.session_state
+    held = [repr(at.session_state[k]) for k in ("auth_user", "auth_since", "auth_seen")]
+    assert not any(PASSWORD in h for h in held)

@@ -22,9 +22,72 @@ ROOT = Path(__file__).resolve().parents[2]
     ("反洗钱法(2024).md", "反洗钱法(2024).md"),
     ("new\nline\x00.md", "newline.md"),
     ("...", "upload"),
+    ("/etc/cron.d/job.txt", "job.txt"),
+    ("..\\..\\..\\Windows\\win.ini.txt", "win.ini.txt"),
+    ("／etc／passwd.md", "passwd.md"),  # full-width solidus: NFKC makes it a slash, which cannot survive
+    ("rule\x00.pdf\x00.exe.md", "rule.pdf.exe.md"),
+    ("CON", "_CON"), ("nul.txt", "_nul.txt"), ("COM1.tar.md", "_COM1.tar.md"), ("LPT9.PDF", "_LPT9.pdf"),
+    ("Aux.html", "_Aux.html"), ("console.md", "console.md"),
 ])
 def test_safe_name_stays_inside_the_folder(name, safe):
     assert uploads.safe_name(name) == safe
+
+
+@pytest.mark.parametrize("name", ["a" * 300 + ".md", "反洗钱法" * 80 + ".pdf", "x." + "y" * 300])
+def test_a_long_name_fits_the_file_system(name, tmp_path):
+    safe = uploads.safe_name(name)
+    assert len(safe) <= 120 and len(safe.encode("utf-8")) <= uploads.MAX_NAME_BYTES
+    (tmp_path / safe).write_bytes(b"x")  # no "file name too long"
+
+
+HOSTILE_NAMES = ["../../escape.md", "/tmp/absolute.md", "C:\\Users\\x\\abs.md", "nul\x00byte.md", "NUL.txt",
+                 "CON.md", ".hidden.md", "a/../../b.md"]
+
+
+def test_hostile_names_are_all_saved_inside_the_uploads_folder(tmp_path):
+    folder = tmp_path / "data" / "uploads"
+    saved, rejected = uploads.save_uploads([(n, b"# Title\n\nText.") for n in HOSTILE_NAMES], folder, 1, 20)
+    assert not rejected and len(saved) == len(HOSTILE_NAMES)
+    assert all(s.path.parent == folder and s.path.resolve().parent == folder.resolve() for s in saved)
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert written == sorted(Path("data", "uploads", s.path.name) for s in saved)  # nothing anywhere else
+    assert not any(s.path.name.split(".")[0].upper() in uploads.RESERVED for s in saved)
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert all(s.path.stat().st_mode & 0o777 == 0o600 for s in saved)
+
+
+def test_a_request_over_the_file_count_limit_saves_only_the_first(tmp_path):
+    files = [(f"doc{i}.md", b"# D\n\nText.") for i in range(5)]
+    saved, rejected = uploads.save_uploads(files, tmp_path, 1, 3)
+    assert [s.name for s in saved] == ["doc0.md", "doc1.md", "doc2.md"]
+    assert [(r.file, r.result) for r in rejected] == [("doc3.md", "rejected"), ("doc4.md", "rejected")]
+    assert "limit of 3 files per upload (upload_max_files)" in rejected[0].detail
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["doc0.md", "doc1.md", "doc2.md"]
+
+
+def test_a_file_over_the_size_limit_is_rejected_and_not_written(tmp_path):
+    saved, rejected = uploads.save_uploads([("big.pdf", b"%PDF-" + b"x" * (2 << 20)), ("ok.md", b"# A\n\nB.")],
+                                           tmp_path, 1, 20)
+    assert [s.name for s in saved] == ["ok.md"]
+    assert rejected[0].file == "big.pdf" and "over the 1 MB upload limit" in rejected[0].detail
+    assert [p.name for p in tmp_path.iterdir()] == ["ok.md"]
+
+
+def test_two_uploads_that_would_share_a_name_keep_the_first(tmp_path):
+    saved, rejected = uploads.save_uploads([("a/rule.md", b"# One\n\nA."), ("b/rule.md", b"# Two\n\nB.")],
+                                           tmp_path, 1, 20)
+    assert [s.name for s in saved] == ["a/rule.md"] and (tmp_path / "rule.md").read_bytes().startswith(b"# One")
+    assert "saved as rule.md" in rejected[0].detail
+
+
+def test_uploads_are_never_saved_where_the_app_serves_files(tmp_path):
+    from rag.errors import ConfigError
+
+    for folder in (uploads.SERVED[0], uploads.SERVED[0] / "uploads"):
+        with pytest.raises(ConfigError, match="serves"):
+            uploads.save_upload("a.md", b"# A", folder, 1)
+    assert not (uploads.SERVED[0] / "uploads").exists() and not (uploads.SERVED[0] / "a.md").exists()
+    uploads.check_folder(tmp_path / "uploads")  # anywhere else is fine
 
 
 def test_check_upload_enforces_type_size_and_emptiness():
