@@ -182,3 +182,25 @@ def test_health_and_search_answer_while_a_slow_answer_runs(rule_dir, tmp_path):
         asking.join(30)
     book.db.dispose()
     assert waited < 2.0, f"health and search took {waited:.2f} s behind a running answer"
+
+
+def test_a_new_generation_is_served_without_a_restart(tmp_path):
+    from ingest.pipeline import ingest_paths
+
+    folder, data = tmp_path / "rule", tmp_path / "data"
+    folder.mkdir()
+    settings = load_settings(env={}, overrides={"data_dir": data})
+    for year in ("2020", "2021"):
+        (folder / f"12cfr1099_{year}.md").write_text(VERSIONS[year], encoding="utf-8")
+    ingest_paths([folder], settings, progress=False, embedder=HashEmbedder())
+    client, book = _client(data, tmp_path)
+    with client:
+        before = client.get("/v1/health").json()["index_generation"]
+        assert client.get("/docs").status_code == 200 and "/v1/ask" in client.get("/openapi.json").json()["paths"]
+        (folder / "12cfr1099_2022.md").write_text(VERSIONS["2022"], encoding="utf-8")
+        ingest_paths([folder], settings, progress=False, embedder=HashEmbedder())
+        time.sleep(1.1)  # the served snapshot is at most GENERATION_CHECK_S behind the committed one
+        after = client.get("/v1/health").json()["index_generation"]
+        versions = client.get(f"/v1/documents/{DOC}/versions").json()["versions"]
+    book.db.dispose()
+    assert after > before and [v["effective_from"] for v in versions][-1] == "2022-01-01"
