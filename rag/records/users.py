@@ -144,7 +144,9 @@ def acting_user(book, settings, name: str | None, password: str | None) -> User:
                         "(password from the prompt or REGCITE_PASSWORD)")
     if password is None:
         raise AuthError(f"no password for {name}: type it at the prompt or set REGCITE_PASSWORD")
-    return authenticate(book, name, password)
+    from rag.records.logins import LoginPolicy, check_login  # imports this module: here, not at the top
+
+    return check_login(book, name, password, LoginPolicy.of(settings))  # the CLI counts towards the same lockout
 
 
 def require_reviewer(user: User) -> None:

@@ -133,3 +133,16 @@ def test_no_password_reaches_a_log_a_record_or_a_row(book, caplog, record_settin
     if record_settings.records_url.startswith("sqlite"):
         raw = b"".join(p.read_bytes() for p in (record_settings.data_dir).glob("records.db*"))
         assert secret.encode() not in raw and wrong.encode() not in raw
+
+
+def test_the_cli_login_counts_towards_the_same_lock(people, record_settings):
+    from rag.records.users import acting_user
+
+    settings = record_settings.replace(login_max_failures=2)
+    for _ in range(2):
+        with pytest.raises(AuthError, match="wrong user name or password"):
+            acting_user(people, settings, "ann", "not the password")
+    with pytest.raises(LoginLocked):
+        acting_user(people, settings, "ann", PASSWORD)
+    with pytest.raises(LoginLocked):  # and the app, or the API, meets it too
+        check_login(people, "ann", PASSWORD, LoginPolicy.of(settings))
