@@ -204,3 +204,42 @@ def test_a_new_generation_is_served_without_a_restart(tmp_path):
         versions = client.get(f"/v1/documents/{DOC}/versions").json()["versions"]
     book.db.dispose()
     assert after > before and [v["effective_from"] for v in versions][-1] == "2022-01-01"
+
+
+def _events(client, body) -> list[tuple[str, dict]]:
+    import json
+
+    events, name = [], None
+    with client.stream("POST", "/v1/ask", json=body | {"stream": True}) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                name = line[len("event: "):]
+            elif line.startswith("data: "):
+                events.append((name, json.loads(line[len("data: "):])))
+    return events
+
+
+def test_a_stream_that_fails_midway_ends_with_an_error_event_and_records_nothing(rule_dir, tmp_path):
+    from rag.records.queue import QueueFilter, list_answers
+
+    def broken(messages):
+        raise RuntimeError("the model server sent garbage")
+
+    client, book = _client(rule_dir, tmp_path, backend=ScriptedBackend([broken]))
+    with client:
+        events = _events(client, {"question": QUESTION})
+    assert events[-1][0] == "error" and "unexpected RuntimeError" in events[-1][1]["error"]["message"]
+    assert list_answers(book, QueueFilter(states=())) == []
+    book.db.dispose()
+
+
+def test_a_stream_states_the_fallback_when_the_backend_is_down(rule_dir, tmp_path):
+    client, book = _client(rule_dir, tmp_path, backend=ScriptedBackend(error="connection refused", name="openai"))
+    with client:
+        events = _events(client, {"question": QUESTION})
+    book.db.dispose()
+    streamed = "".join(d["text"] for n, d in events if n == "token")
+    answer = events[-1][1]
+    assert streamed.startswith("[openai backend unavailable (scripted backend: connection refused)")
+    assert answer["backend"] == "extractive" and answer["fallback_reason"].startswith("openai backend unavailable")
