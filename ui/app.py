@@ -13,7 +13,8 @@ import streamlit as st  # noqa: E402
 from rag.errors import RegciteError  # noqa: E402
 from ui import auth, render, resources  # noqa: E402
 
-st.set_page_config(page_title="regcite", page_icon=":material/gavel:", layout="wide")
+# A local favicon: a Material icon as page_icon is fetched from fonts.gstatic.com, a request to another host.
+st.set_page_config(page_title="regcite", page_icon=str(_HERE / "static" / "favicon.png"), layout="wide")
 st.html(_HERE / "static" / "app.css")
 with st.sidebar:
     st.markdown("### :material/gavel: regcite")
