@@ -8,6 +8,7 @@ follows under its own heading, so what a client shows at the end is always what 
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Literal
 
 from fastapi import APIRouter, Depends
@@ -111,7 +112,7 @@ async def chat_completions(body: ChatRequest, user: User = Depends(acting_user),
         raise ApiError(404, "model_not_found", f"no model {body.model!r}; this server serves {MODEL_ID!r}")
     question = last_question(body.messages)
     pipeline, filters = await run_in_threadpool(_prepare, service, user, body.regcite or RegciteOptions())
-    completion_id = f"chatcmpl-{int(time.time() * 1000)}"
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"  # the answer id is known only when the stream ends
     if not body.stream:
         record = await service.answer(pipeline, user, question, filters)
         return ChatCompletion(id=f"chatcmpl-{record.answer_id}", created=int(time.time()), model=MODEL_ID,
