@@ -1,5 +1,6 @@
 """API keys: stored hashed, shown once, each acting as its user; revoked keys and disabled users are refused; creating
-and revoking are chain records that never hold the secret; `regcite users key|keys|revoke-key`."""
+and revoking are chain records that never hold the secret; `regcite users key|keys|revoke-key`. On SQLite and
+PostgreSQL alike (the `book` fixture of tests/records/conftest.py)."""
 from __future__ import annotations
 
 import json
@@ -8,16 +9,8 @@ import pytest
 
 from rag.errors import AuthError, ConfigError, PermissionDenied
 from rag.records.api_keys import SECRET_PREFIX, create_key, list_keys, revoke_key, user_for_key, user_for_request
-from rag.records.book import open_book
 from rag.records.users import LOCAL_USER, Role, add_user, disable_user
 from regcite.cli import main
-
-
-@pytest.fixture
-def book(settings):
-    opened = open_book(settings)
-    yield opened
-    opened.db.dispose()
 
 
 @pytest.fixture
@@ -97,7 +90,8 @@ def test_key_changes_are_chain_records_naming_who_without_the_secret(book, peopl
     assert report.holds and report.unsigned_tail == 0
 
 
-def test_a_request_needs_no_key_only_while_no_users_exist(book, settings):
+def test_a_request_needs_no_key_only_while_no_users_exist(book, record_settings):
+    settings = record_settings
     assert user_for_request(book, settings, None) == LOCAL_USER
     with pytest.raises(AuthError, match="auth is \"password\""):
         user_for_request(book, settings.replace(auth="password"), None)
@@ -106,7 +100,10 @@ def test_a_request_needs_no_key_only_while_no_users_exist(book, settings):
         user_for_request(book, settings, None)
 
 
-def test_users_key_cli_prints_the_secret_once_and_lists_and_revokes(settings, book, people, monkeypatch, capsys):
+def test_users_key_cli_prints_the_secret_once_and_lists_and_revokes(record_settings, book, people, monkeypatch,
+                                                                    capsys):
+    settings = record_settings
+    monkeypatch.setenv("REGCITE_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("REGCITE_PASSWORD", "correct horse battery")
     monkeypatch.setenv("REGCITE_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("REGCITE_AUDIT_KEY_FILE", settings.audit_key_file)
