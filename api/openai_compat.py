@@ -7,6 +7,7 @@ follows under its own heading, so what a client shows at the end is always what 
 """
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import Literal
@@ -176,11 +177,20 @@ def sources(record: AnswerRecord) -> str:
         return ""
     lines = ["**Sources**", ""]
     for marker, c in sorted(seen.items(), key=lambda kv: int(kv[0].strip("[]"))):
-        dates = (f"effective {c.effective_from.isoformat()}" + (f" to {c.effective_to.isoformat()}" if c.effective_to
-                                                                else "") if c.effective_from else "dates unknown")
-        lines.append(f"- {marker} **{c.reference}**, {c.page_span} — {c.document_title} (version {c.version_id}, "
-                     f"{dates}; {c.verdict.value})")
+        lines.append(f"- {marker} **{_literal(c.reference)}**, {c.page_span} — {_literal(c.document_title)} "
+                     f"(version {c.version_id}, {_dates(c)}; {c.verdict.value})")
     return "\n".join(lines)
+
+
+def _dates(c) -> str:
+    if c.effective_from is None:
+        return "dates unknown"
+    return f"effective {c.effective_from.isoformat()}" + (f" to {c.effective_to.isoformat()}" if c.effective_to else "")
+
+
+def _literal(text: str) -> str:
+    """Document text shown as text by a Markdown client: markup and HTML in a title are escaped, never rendered."""
+    return re.sub(r"([\\`*_\[\]<>#|!])", r"\\\1", " ".join(text.split()))
 
 
 def reply_text(record: AnswerRecord) -> str:

@@ -243,3 +243,21 @@ def test_a_stream_states_the_fallback_when_the_backend_is_down(rule_dir, tmp_pat
     answer = events[-1][1]
     assert streamed.startswith("[openai backend unavailable (scripted backend: connection refused)")
     assert answer["backend"] == "extractive" and answer["fallback_reason"].startswith("openai backend unavailable")
+
+
+def test_the_source_list_shows_document_markup_as_text(client):
+    import dataclasses
+
+    from api.openai_compat import sources
+
+    http, _ = client
+    record = _record(http)
+    hostile = '<img src=x onerror="alert(1)"> [click](http://evil.example)'
+    sentences = tuple(dataclasses.replace(s, citations=tuple(dataclasses.replace(c, document_title=hostile)
+                                                             for c in s.citations)) for s in record.sentences)
+    listed = sources(dataclasses.replace(record, sentences=sentences))
+    import re
+
+    title = listed.split(" — ")[1]
+    assert not re.search(r"(?<!\\)[<>\[\]]", title), title  # every bracket escaped: nothing renders as markup
+    assert '\\<img src=x onerror="alert(1)"\\> \\[click\\](http://evil.example)' in listed
