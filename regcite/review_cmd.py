@@ -75,7 +75,7 @@ def run(name: str, args, settings) -> int:
 
 def _list(args, settings, book, reviewer) -> int:
     from rag.records.answers import load_answer
-    from rag.records.queue import QueueFilter, list_answers
+    from rag.records.queue import QueueFilter, list_answers, readable_by, reader_documents
     from rag.records.reviews import State
     from rag.records.stale import first_stale
 
@@ -83,8 +83,11 @@ def _list(args, settings, book, reviewer) -> int:
     where = QueueFilter(doc_id=args.doc or "", asker=args.asker or "", backend=args.backend or "", states=states,
                         since=moment(args.since, "--since"), until=moment(args.until, "--until"))
     index = current_index(settings)
+    readable = reader_documents(book, reviewer, index)  # answers drawn wholly from the reviewer's collections
     rows = []
     for item in list_answers(book, where):
+        if not readable_by(load_answer(book, item.answer_id), readable):
+            continue
         stale = first_stale(index, load_answer(book, item.answer_id)) if index is not None else None
         rows.append({"answer_id": item.answer_id, "seq": item.seq, "asked_at": item.asked_at, "user": item.user,
                      "question": item.question, "backend": item.backend, "model": item.model,
@@ -108,11 +111,13 @@ def _show(args, settings, book, reviewer) -> int:
     from rag.errors import ReviewError
     from rag.records.answers import load_answer
     from rag.records.chain import holds, load_record
+    from rag.records.queue import check_readable
     from rag.records.reviews import claim, claim_of, decisions_of, state_of
     from rag.records.stale import stale_citations
     from rag.serialize import filters_to_dict
 
     answer = load_answer(book, answer_id_of(book, args.answer_id))
+    check_readable(book, reviewer, answer, current_index(settings))
     decisions = decisions_of(book, answer.answer_id)
     state = state_of(decisions, book.reviews_required)
     if not args.no_claim and state.open:
@@ -187,9 +192,11 @@ def _decision_view(d) -> dict:
 
 def _decide(args, settings, book, reviewer) -> int:
     from rag.records.answers import load_answer
+    from rag.records.queue import check_readable
     from rag.records.reviews import Outcome, decide, decisions_of, state_of
 
     answer = load_answer(book, answer_id_of(book, args.answer_id))
+    check_readable(book, reviewer, answer, current_index(settings))
     from regcite.review_rulings import rulings
 
     day = answer.filters.as_of or _day(answer.asked_at[:10])
@@ -261,9 +268,9 @@ def _day(text: str):
 def _search(args, settings) -> int:
     from rag.pipeline import open_pipeline
     from rag.types import Filters
-    from regcite.ask_cmd import as_of_date
+    from regcite.ask_cmd import as_of_date, reader_access
 
-    filters = Filters(doc_ids=tuple(args.doc), as_of=as_of_date(args.as_of))
+    filters = reader_access(args, settings).filters(Filters(doc_ids=tuple(args.doc), as_of=as_of_date(args.as_of)))
     hits = open_pipeline(settings).search(args.query, filters, args.k)
     for h in hits:
         d = h.document

@@ -54,15 +54,22 @@ class TwoCollections:
     a_doc_ids: frozenset[str]
 
 
-def build_two_collections(settings, files: Path) -> TwoCollections:
-    """Ingest A and B into settings' data dir (stand-in embedder) and add ada (admin), ann (asker, A only) and rex
-    (reviewer, A only, through a group)."""
+STAND_IN = object()  # build_two_collections' default embedder: HashEmbedder(64)
+
+
+def build_two_collections(settings, files: Path, embedder=STAND_IN) -> TwoCollections:
+    """Ingest A and B into settings' data dir and add ada (admin), ann (asker, A only) and rex (reviewer, A only,
+    through a group). The stand-in embedder unless told otherwise (None: the configured one, for a served app)."""
     from ingest.pipeline import ingest_paths
     from rag.records.book import open_book
     from rag.records.grants import Grantee, add_member, grant
     from rag.records.users import LOCAL_USER, Role, add_user
     from rag.store import open_index
 
+    if embedder is None:  # loaded once for the four files
+        from rag.embed import load_embedder
+
+        embedder = load_embedder(settings)
     files.mkdir(parents=True, exist_ok=True)
     runs = ((PUBLIC, "part900_2022.md", PART_900_2022, date(2022, 1, 1)),
             (PUBLIC, "part950_2016.md", PART_950_2016, date(2016, 7, 11)),
@@ -70,7 +77,8 @@ def build_two_collections(settings, files: Path) -> TwoCollections:
             (SUPERVISORY, "part950_2024.md", PART_950_2024, B_EFFECTIVE))
     for collection, name, text, day in runs:
         (files / name).write_text(text, encoding="utf-8")
-        report = ingest_paths([files / name], settings, progress=False, embedder=HashEmbedder(64),
+        report = ingest_paths([files / name], settings, progress=False,
+                              embedder=HashEmbedder(64) if embedder is STAND_IN else embedder,
                               effective_from=day, collection=collection)
         assert report.added == 1 and not report.skipped, report
     book = open_book(settings)

@@ -246,6 +246,37 @@ def review_queue(world, name, question, recorder, monkeypatch, capsys) -> str:
         book.db.dispose()
 
 
+def _reviewer(name: str) -> str:
+    return "rex" if name == "ann" else name  # rex reviews A only, as ann reads it
+
+
+def _ada_answer_from_b(world, question: str) -> str:
+    from rag.pipeline import open_pipeline
+    from rag.records.answers import ask_and_record
+    from rag.types import Filters
+
+    book, ada = _user(world, "ada")
+    try:
+        apart = open_pipeline(world.settings, embedder=HashEmbedder(64), backend=Recorder().make(world.settings))
+        return ask_and_record(apart, book, ada, question, Filters(as_of=date.today()), entry="api").answer_id
+    finally:
+        book.db.dispose()
+
+
+def cli_review(world, name, question, recorder, monkeypatch, capsys) -> str:
+    """`regcite review list|show|decide|search` as a reviewer: ada's answer from B is not there for rex."""
+    answer_id = _ada_answer_from_b(world, question)
+    who = _reviewer(name)
+    listed = cli(world, monkeypatch, capsys, who, "review", "list", "--all", "--json")
+    shown = cli(world, monkeypatch, capsys, who, "review", "show", answer_id, "--no-claim")
+    decided = cli(world, monkeypatch, capsys, who, "review", "decide", answer_id, "--outcome", "rejected")
+    found = cli(world, monkeypatch, capsys, who, "review", "search", question, "-k", "10")
+    assert listed[0] == 0 and found[0] == 0
+    if who == "rex":
+        assert shown[0] != 0 and decided[0] != 0 and "no recorded answer" in shown[1] + decided[1]
+    return without("".join(out for _, out in (listed, shown, decided, found)), "Part 7731")
+
+
 ENTRY_POINTS = {
     "answer, recorded": answer_recorded,
     "answer as of 2000 (abstention, notes)": answer_as_of_long_ago,
@@ -263,6 +294,7 @@ ENTRY_POINTS = {
     "LlamaIndex retriever": llamaindex_retriever,
     "LlamaIndex query engine": llamaindex_query_engine,
     "review queue": review_queue,
+    "regcite review list|show|decide|search": cli_review,
 }
 # Where the admin is shown nothing of B either, whatever the question: no positive control there.
 NOTHING_OF_B_FOR_ANYONE = {"answer as of 2000 (abstention, notes)", "regcite eval check"}

@@ -120,7 +120,8 @@ def test_decide_accepts_rejects_with_a_reason_and_says_what_is_missing(people):
 
 def test_a_correction_by_reference_is_the_clause_of_the_answers_date_and_the_gold_eval_runs_on(people, tmp_path):
     answer_id = ask(people)
-    code, out, _ = people("review", "search", "notify an applicant of action taken", "--as-of", AS_OF, "-k", "1")
+    code, out, _ = people.as_("rex", "review", "search", "notify an applicant of action taken", "--as-of", AS_OF,
+                              "-k", "1")
     assert code == 0 and " 12 CFR 900.2(a)  (" in out and "effective 2011-12-30 to 2014-01-01" in out
     found_id = out.split()[0]
     code, _, err = people.as_("rex", "review", "decide", answer_id, "--outcome", "approved_with_corrections",

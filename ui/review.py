@@ -55,4 +55,7 @@ def page() -> None:
     with queue:
         review_queue.show(settings, index, on_open=_open, user=user)
     with summary:
-        review_summary.show(settings)
+        if resources.access(settings, user).everything:
+            review_summary.show(settings)
+        else:  # its rates are over every collection's answers: counts a reader of fewer may not see
+            st.info("The summary covers the answers of every collection; an admin sees it.", icon=":material/lock:")

@@ -73,6 +73,25 @@ def readable_by(record, documents) -> bool:
     return all(v in documents for v in versions)
 
 
+def reader_documents(book, user, index):
+    """The versions `user` may read, by version_id (their view of `index`, rag.access); None for a reader of every
+    collection. What readable_by takes."""
+    from rag.access import access_for
+
+    reach = access_for(book, user)
+    if reach.everything:
+        return None
+    return reach.view(index).documents if index is not None else {}
+
+
+def check_readable(book, user, record, index) -> None:
+    """Refuse a recorded answer drawn from a collection `user` may not read, as if there were none."""
+    from rag.errors import ReviewError
+
+    if not readable_by(record, reader_documents(book, user, index)):
+        raise ReviewError(f"no recorded answer {record.answer_id!r}; `regcite review list` shows them")
+
+
 def history_of(book, user: str, limit: int = 200) -> list[QueueItem]:
     """A user's own answers in every state, newest first."""
     items = list_answers(book, QueueFilter(asker=user, states=(), limit=100_000))
