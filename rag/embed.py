@@ -228,6 +228,11 @@ class Embedder:
         if not len(texts):
             return np.zeros((0, self.dim), dtype=np.float32)
         model = self._load()
+        # Each distinct text once (3% of the CFR clauses repeat one another: "[Reserved]", boilerplate), mapped back.
+        distinct = list(dict.fromkeys(texts))
+        if len(distinct) < len(texts):
+            where = {t: i for i, t in enumerate(distinct)}
+            return self._embed(distinct, role)[[where[t] for t in texts]]
         # Length-sorted batches pad less; the inverse permutation restores the caller's order.
         order = np.argsort([len(t) for t in texts], kind="stable")
         sorted_texts = [texts[i] for i in order]

@@ -71,6 +71,18 @@ def test_each_backend_matches_torch_on_real_text_within_its_measured_cosine(data
     assert embedder.device == "cpu" and embedder.dim == 384
 
 
+@pytest.mark.parametrize("backend", ["openvino", "onnx"])
+def test_many_batches_in_flight_and_repeated_texts_come_back_in_the_callers_order(data_dir, torch_vectors, backend):
+    # batch_size 2 puts several batches in flight at once on OpenVINO's streams; repeats are embedded once
+    embedder = _embedder(data_dir, backend)
+    embedder._batch_size = 2
+    texts = [*TEXTS, TEXTS[0], *reversed(TEXTS)]
+    vectors = embedder.embed_documents(texts)
+    expected = np.vstack([torch_vectors, torch_vectors[:1], torch_vectors[::-1]])
+    assert ((vectors * expected).sum(axis=1) > 0.9999).all()
+    np.testing.assert_array_equal(vectors[len(TEXTS)], vectors[0])
+
+
 def test_the_export_is_cached_in_the_data_dir_and_reused(data_dir, tmp_path, monkeypatch):
     import rag.onnx_embed as onnx_embed
 
