@@ -82,8 +82,18 @@ def visible_markdown(raw: str) -> str:
 
 # --- PDF -----------------------------------------------------------------------------------------------------
 
+_ONE = rb"(?:1(?:\.0*)?|0?\.9[5-9]\d*)"
+_NIL = rb"-?(?:0(?:\.\d*)?|\.\d+)"
+# What a page must hold for any of its text to be invisible: a cheap test on the raw stream before parsing it.
+_SUSPECT = re.compile(
+    rb"\b[37]\s+Tr\b"  # invisible or clip-only render modes
+    rb"|(?<![\d.])" + _ONE + rb"(?:\s+" + _ONE + rb"){0,2}\s+(?:rg|g|sc|scn)\b"  # a white fill
+    rb"|(?<![\d.])0(?:\.0*)?\s+0(?:\.0*)?\s+0(?:\.0*)?\s+" + _NIL + rb"\s+k\b"  # white in CMYK
+    rb"|(?<![\d.])" + _NIL + rb"\s+Tf\b"  # a font size under 1
+    rb"|(?<![\d.])" + _NIL + rb"\s+\S+\s+\S+\s+" + _NIL + rb"\s+\S+\s+\S+\s+Tm\b")  # a collapsed matrix
 _SHOW = {b"Tj", b"TJ", b"'", b'"'}
 _FILL_COLOUR = {b"g", b"rg", b"k", b"sc", b"scn"}
+_PAINT = {b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*", b"Do", b"sh", b"BI"}  # fills, images, shadings
 MIN_VISIBLE_PT = 1.0  # text set smaller than this (a zero-size font, a collapsed text matrix) reads as nothing
 WHITE_AT = 0.95  # a fill this close to white on the (assumed white) page
 
@@ -106,14 +116,16 @@ def _white(op: bytes, operands) -> bool | None:
 
 
 class _TextState:
-    __slots__ = ("render_mode", "size", "scale", "white")
+    __slots__ = ("render_mode", "size", "scale", "white", "painted")
 
     def __init__(self):
         self.render_mode, self.size, self.scale, self.white = 0, 12.0, 1.0, False
+        self.painted = False  # a coloured area or an image is on the page: white text may sit on it, visibly
 
     def copy(self) -> "_TextState":
         s = _TextState()
         s.render_mode, s.size, s.scale, s.white = self.render_mode, self.size, self.scale, self.white
+        s.painted = self.painted
         return s
 
     @property
@@ -122,17 +134,20 @@ class _TextState:
             return True
         if abs(self.size) * self.scale < MIN_VISIBLE_PT:
             return True
-        return self.white and self.render_mode in (0, 4)  # filled only, in white
+        return self.white and not self.painted and self.render_mode in (0, 4)  # filled only, white on white
 
 
 def _visible_operations(operations) -> tuple[list, int]:
     """The content stream's operations without those that show invisible text, and how many were cut."""
     state, stack, kept, cut = _TextState(), [], [], 0
     for operands, op in operations:
+        if op in _PAINT and not state.white:
+            state.painted = True
         if op == b"q":
             stack.append(state.copy())
         elif op == b"Q" and stack:
-            state = stack.pop()
+            painted, state = state.painted, stack.pop()
+            state.painted = painted  # what is painted stays painted
         elif op == b"Tr" and operands:
             state.render_mode = int(operands[0])
         elif op == b"Tf" and len(operands) == 2:
@@ -163,6 +178,8 @@ def visible_page_text(page) -> str:
 
         contents = page.get_contents()
         if contents is None:
+            return page.extract_text() or ""
+        if not _SUSPECT.search(contents.get_data()):
             return page.extract_text() or ""
         stream = contents if isinstance(contents, ContentStream) else ContentStream(contents, page.pdf)
         kept, cut = _visible_operations(stream.operations)
