@@ -51,19 +51,20 @@ def _docs(index, args) -> int:
                 {"version_id": v.version_id, "effective_from": _day(v.effective_from),
                  "effective_to": _day(v.effective_to), "effective_source": v.effective_source or None,
                  "status": v.status.value, "pages": v.pages, "clauses": counts.get(v.version_id, 0),
-                 "ingested": v.ingested_at, "source_path": v.source_path}
+                 "ingested": v.ingested_at, "source_path": v.source_path, "collection": v.collection}
                 for v in versions
             ],
         })
     if args.json:
         print(json.dumps(instruments, ensure_ascii=False, indent=2))
         return 0
-    columns = ("effective_from", "effective_to", "status", "pages", "clauses", "version_id", "source")
+    columns = ("effective_from", "effective_to", "status", "pages", "clauses", "version_id", "collection", "source")
     for inst in instruments:
         print(f"{inst['doc_id']} — {_cut(inst['title'], 60)} ({inst['kind']}, {inst['jurisdiction'] or '-'}, "
               f"{inst['language']})")
         table = [[_day_text(v["effective_from"]), _day_text(v["effective_to"], "open"), v["status"].replace("_", " "),
-                  str(v["pages"]), str(v["clauses"]), v["version_id"], _cut(v["source_path"].rsplit("/", 1)[-1], 48)]
+                  str(v["pages"]), str(v["clauses"]), v["version_id"], _cut(v["collection"], 24),
+                  _cut(v["source_path"].rsplit("/", 1)[-1], 48)]
                  for v in inst["versions"]]
         widths = [max([len(c)] + [len(row[i]) for row in table]) for i, c in enumerate(columns)]
         print("  " + "  ".join(c.ljust(w) for c, w in zip(columns, widths)))

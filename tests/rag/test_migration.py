@@ -75,3 +75,17 @@ def test_a_store_from_a_newer_release_is_refused_with_what_to_do(old_store):
     conn.close()
     with pytest.raises(IndexIncompatible, match=r"newer regcite \(catalog schema 99.*upgrade regcite"):
         open_index(old_store)
+
+
+def test_every_version_of_an_older_store_is_in_the_default_collection_before_and_after_migrating(old_store,
+                                                                                                  tmp_path):
+    from ingest.pipeline import ingest_paths
+
+    assert {v.collection for v in open_index(old_store).documents.values()} == {"default"}  # read as 'default'
+    memo = tmp_path / "memo.md"
+    memo.write_text("# Staff memo\n\n## 1. Timing\n\nNotify applicants within 30 days of adverse action.\n")
+    ingest_paths([memo], old_store, progress=False, embedder=HashEmbedder(), collection="internal")
+    version, columns = _schema(old_store)
+    assert version == "3" and "collection" in columns
+    by_title = {v.title: v.collection for v in open_index(old_store).documents.values()}
+    assert by_title.pop("Staff memo") == "internal" and set(by_title.values()) == {"default"}
