@@ -9,6 +9,8 @@ from fastapi import FastAPI
 from api import errors, health, openai_compat, routes_answers, routes_ask, routes_library
 from api.service import Service
 
+MAX_BODY_BYTES = 4 * 2**20  # a chat client sends the whole conversation; far more than any question needs (413 past it)
+
 DESCRIPTION = """Compliance Q&A over regulations, every sentence citing a verified clause.
 
 Every answer is recorded, as the CLI's and the app's are. Once users exist, every request but `/v1/health` needs an
@@ -36,6 +38,7 @@ def create_app(settings, *, book=None, pipeline=None, warm_up: bool = False) -> 
     app = FastAPI(title="regcite", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.service = service
     errors.install(app)
+    app.add_middleware(errors.BodyLimit, max_bytes=MAX_BODY_BYTES)
     for module in (routes_ask, routes_library, routes_answers, openai_compat, health):
         app.include_router(module.router)
     return app

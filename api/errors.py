@@ -68,6 +68,42 @@ def error_response(status: int, code: str, message: str, details: list | None = 
     return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
 
 
+class BodyLimit:
+    """413 as a JSON error for a body over `max_bytes`: at once when its Content-Length says so, else once that much
+    of a chunked body has arrived. The body is read here before the route runs (routes read bodies whole anyway)."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            return await self._refuse(scope, receive, send)
+        buffered, size = [], 0  # the messages read ahead, replayed to the app in order
+        while True:
+            message = await receive()
+            buffered.append(message)
+            if message["type"] != "http.request":  # the client left: the app sees that as it would have
+                break
+            size += len(message.get("body", b""))
+            if size > self.max_bytes:
+                return await self._refuse(scope, receive, send)
+            if not message.get("more_body"):
+                break
+
+        async def replay():
+            return buffered.pop(0) if buffered else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope, receive, send):
+        response = error_response(413, "too_large", f"the body is over {self.max_bytes} bytes, more than a "
+                                                     "question and its conversation need")
+        await response(scope, receive, send)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(RegciteError)
     async def regcite_error(request: Request, e: RegciteError):
@@ -100,7 +136,7 @@ def install(app: FastAPI) -> None:
         return error_response(500, "internal", f"unexpected {type(e).__name__}; the server log has the traceback")
 
 
-_DESCRIPTIONS = {400: "the body is not JSON", 401: "no API key, or an unknown or revoked one, while users are defined",
+_DESCRIPTIONS = {400: "the body is not JSON", 413: "the body is over 4 MiB", 401: "no API key, or an unknown or revoked one, while users are defined",
                  403: "the key's role may not do this", 404: "no such id", 409: "the records refuse it as things stand",
                  422: "the request does not fit the schema, or names what is not indexed",
                  503: "no index yet, or a part the server needs is unavailable"}

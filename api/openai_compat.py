@@ -106,7 +106,7 @@ def models(user: User = Depends(acting_user)) -> ModelList:
 
 
 @router.post("/v1/chat/completions", response_model=ChatCompletion,
-             responses={200: {"content": STREAM_DOC}, **documented(400, 401, 403, 404, 422, 503)})
+             responses={200: {"content": STREAM_DOC}, **documented(400, 401, 403, 404, 413, 422, 503)})
 async def chat_completions(body: ChatRequest, user: User = Depends(acting_user), service=Depends(service_of)):
     """The last user message answered by regcite, as an OpenAI chat completion (or a stream of chunks)."""
     if body.model != MODEL_ID:

@@ -27,7 +27,7 @@ def answer(answer_id: str, user: User = Depends(acting_user), service=Depends(se
 
 
 @router.post("/v1/answers/{answer_id}/reviews", response_model=DecisionOut, status_code=201,
-             responses=documented(400, 401, 403, 404, 409, 422))
+             responses=documented(400, 401, 403, 404, 409, 413, 422))
 async def review(answer_id: str, body: ReviewRequest, user: User = Depends(reviewer),
                  service=Depends(service_of)) -> DecisionOut:
     """Record a decision: a ruling on every citation (accept, reject with a reason, or correct with the right

@@ -23,7 +23,7 @@ STREAM_DOC = {"text/event-stream": {"schema": EVENT_SCHEMA, "description": (
 
 
 @router.post("/v1/ask", response_model=AnswerOut,
-             responses={200: {"content": STREAM_DOC}, **documented(400, 401, 403, 422, 503)})
+             responses={200: {"content": STREAM_DOC}, **documented(400, 401, 403, 413, 422, 503)})
 async def ask(body: AskRequest, user: User = Depends(acting_user), service=Depends(service_of)):
     """Answer a question from the indexed versions in force on `as_of` (today by default)."""
     pipeline, filters = await run_in_threadpool(_prepare, service, user, body)

@@ -261,3 +261,27 @@ def test_the_source_list_shows_document_markup_as_text(client):
     title = listed.split(" — ")[1]
     assert not re.search(r"(?<!\\)[<>\[\]]", title), title  # every bracket escaped: nothing renders as markup
     assert '\\<img src=x onerror="alert(1)"\\> \\[click\\](http://evil.example)' in listed
+
+
+def test_an_oversized_body_is_413_before_it_is_read(client):
+    from api.app import MAX_BODY_BYTES
+
+    http, _ = client
+    response = http.post("/v1/chat/completions", content=b'{"model": "regcite", "messages": ["' + b"x" *
+                         MAX_BODY_BYTES + b'"]}', headers={"content-type": "application/json"})
+    assert response.status_code == 413 and response.json()["error"]["code"] == "too_large"
+
+
+def test_a_chunked_body_growing_past_the_limit_is_413(client):
+    from api.app import MAX_BODY_BYTES
+
+    http, _ = client
+
+    def parts():
+        yield b'{"question": "'
+        for _ in range(MAX_BODY_BYTES // 65536 + 1):
+            yield b"x" * 65536
+        yield b'"}'
+
+    response = http.post("/v1/ask", content=parts(), headers={"content-type": "application/json"})
+    assert response.status_code == 413 and response.json()["error"]["code"] == "too_large"
