@@ -11,9 +11,9 @@ _NEAR = r"[^.\n。]{0,60}?"
 _INSTRUCTIONS = re.compile("|".join([
     rf"\b(?:ignore|disregard|forget|override|bypass)\b{_NEAR}\b(?:previous|prior|preceding|above|earlier|all|any|"
     rf"your|other|system)\b{_NEAR}\b(?:instructions?|rules|prompts?|directions|guidelines|context)\b",
-    r"\b(?:system|developer|hidden|initial|original)\s+(?:prompt|message|instructions)\b",
-    rf"\b(?:print|reveal|repeat|output|show|display|leak|disclose|recite)\b{_NEAR}\b(?:your|the)\s+"
-    r"(?:instructions|rules|prompt)\b",
+    r"\bsystem\s+prompt\b|\bdeveloper\s+(?:prompt|message)\b|\bhidden\s+(?:prompt|instructions)\b",
+    rf"\b(?:print|reveal|repeat|output|show|display|leak|disclose|recite)\b{_NEAR}\b(?:your\s+"
+    r"(?:instructions|rules|prompt)|the\s+prompt)\b",
     r"\b(?:you are|you're|act as|pretend to be|as an?)\s+(?:an?\s+)?(?:ai|assistant|language model|llm|chatbot)\b",
     r"\b(?:new|updated|important|additional)\s+instructions?\s+(?:for|to)\s+(?:the\s+)?(?:ai|assistant|model|llm)\b",
     r"\b(?:ai|assistant|language model|llm|chatbot)s?\b[^.\n]{0,40}\b(?:must|should|shall|will)\s+(?:answer|say|"
@@ -52,9 +52,11 @@ def urls_in(text: str) -> tuple[str, ...]:
 
 
 def foreign_markup(sentence: str, source: str) -> tuple[str, ...]:
-    """What a sentence carries that would act when rendered, or points somewhere its cited source does not:
-    markup of any kind, and every URL the source text does not itself contain."""
-    found = list(markup_in(sentence))
+    """What a sentence carries that its cited source does not: markup (a Markdown image or link, an HTML tag, a
+    script URL) and URLs. Markup the source holds word for word is the source's own (the Federal Register's
+    "![](ER19DE11.016)" image references): a sentence quoting it is no worse than the clause."""
+    lowered = source.lower()
+    found = [m for m in markup_in(sentence) if m.lower() not in lowered]
     known = [u.lower() for u in urls_in(source)]
     found += [u for u in urls_in(sentence) if not any(k.startswith(u.lower()) for k in known)]
     return tuple(dict.fromkeys(found))

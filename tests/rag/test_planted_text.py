@@ -81,3 +81,35 @@ def test_a_sentence_with_an_image_is_unsupported_and_an_echo_is_withheld():
     first, second = cite_sentences(drafts, ctx, _always_supported)
     assert first.verdict is Verdict.UNSUPPORTED and "markup or a link" in first.problems[0]
     assert second.text == WITHHELD and second.verdict is Verdict.UNSUPPORTED and not second.citations
+
+
+def test_markup_the_clause_itself_holds_is_not_foreign():
+    source = ("The register is available at www.consumerfinance.gov/hmda. ![](ER19DE11.016) "
+              "https://s3.amazonaws.com/images.federalregister.gov/ER19DE11.016/original.gif")
+    assert not foreign_markup("The register is available at www.consumerfinance.gov/hmda ![](ER19DE11.016).", source)
+
+
+OBLIQA = ROOT.parent / "shared" / "benchmarks" / "obliqa" / "StructuredRegulatoryDocuments"
+
+
+@pytest.mark.slow
+def test_no_obliqa_passage_reads_as_an_instruction():
+    """18,128 passages of ADGM rules ("disclose … these Rules" is no instruction to a model)."""
+    import json
+
+    if not OBLIQA.exists():
+        pytest.skip(f"needs {OBLIQA}")
+    flagged, seen = [], 0
+    for path in sorted(OBLIQA.glob("*.json")):
+        stack = [json.loads(path.read_text(encoding="utf-8"))]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, str) and len(item) > 40:
+                seen += 1
+                if planted_instructions(item):
+                    flagged.append(item[:120])
+    assert seen > 10_000 and not flagged, flagged[:5]
