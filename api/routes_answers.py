@@ -19,7 +19,7 @@ def answer(answer_id: str, user: User = Depends(acting_user), service=Depends(se
     """An answer as it was recorded, with its review state and decisions. Askers see their own answers only."""
     from rag.records.reviews import decisions_of, state_of
 
-    record = _recorded(service.book, answer_id)
+    record = _recorded(service, user, answer_id)
     if not user.role.reviews and record.user != user.name:
         raise PermissionDenied(f"{user.name} is an asker: only the asker and reviewers see an answer")
     decisions = decisions_of(service.book, record.answer_id)
@@ -39,17 +39,26 @@ async def review(answer_id: str, body: ReviewRequest, user: User = Depends(revie
 def _decide(service, user: User, answer_id: str, body: ReviewRequest) -> DecisionOut:
     from rag.records.reviews import Outcome, decide, decisions_of, state_of
 
-    record = _recorded(service.book, answer_id)
+    record = _recorded(service, user, answer_id)
     rulings = _rulings(service, user, record, body)
     decision = decide(service.book, user, record.answer_id, Outcome(body.outcome), rulings, body.comment)
     return decision_out(decision, state_of(decisions_of(service.book, record.answer_id), service.book.reviews_required))
 
 
-def _recorded(book, answer_id: str):
+def _recorded(service, user: User, answer_id: str):
+    """The recorded answer, as absent as one never recorded when it drew on a collection `user` may not read."""
+    from rag.errors import IndexMissing
     from rag.records.answers import load_answer
+    from rag.records.queue import check_readable
 
     try:
-        return load_answer(book, answer_id)
+        record = load_answer(service.book, answer_id)
+        try:
+            index = service.pipeline().index
+        except IndexMissing:
+            index = None  # nothing readable but to those who read everything
+        check_readable(service.book, user, record, index)
+        return record
     except ReviewError:
         raise not_found(f"recorded answer {answer_id!r}", "POST /v1/ask returns answer ids") from None
 

@@ -21,10 +21,10 @@ def keyed(sample_data_dir, tmp_path):
     book = open_book(settings)
     ada = add_user(book, "ada", Role.ADMIN, "correct horse battery", by=LOCAL_USER)
     keys = {}
-    for name, role in (("ann", Role.ASKER), ("rita", Role.REVIEWER), ("bob", Role.ASKER)):
+    for name, role in (("ann", Role.ASKER), ("rita", Role.REVIEWER), ("bob", Role.ASKER), ("cara", Role.ASKER)):
         add_user(book, name, role, f"{name}'s long password", by=ada)
         keys[name] = create_key(book, name, "tests", by=ada)
-    let_read(book, "ann", "rita")  # bob reads nothing: no collection is granted to him
+    let_read(book, "ann", "rita", "cara")  # bob reads nothing: no collection is granted to him
     keys["ann-old"] = create_key(book, "ann", "revoked before use", by=ada)
     revoke_key(book, keys["ann-old"].key.key_id, by=ada)
     server = start_server(settings, tmp_path / "serve.log")
@@ -62,9 +62,12 @@ def test_refused_keys_get_401_403_and_record_no_answer(keyed):
                          headers={"Authorization": f"Bearer {secret['ann']}"}, timeout=30)
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
     assert "reviewer or admin role" in refused.json()["error"]["message"]
-    stranger = httpx.get(f"{server.v1}/answers/{answer_id}", headers={"Authorization": f"Bearer {secret['bob']}"},
+    other_asker = httpx.get(f"{server.v1}/answers/{answer_id}", timeout=10,
+                            headers={"Authorization": f"Bearer {secret['cara']}"})
+    assert other_asker.status_code == 403  # an asker sees only their own answers
+    no_grant = httpx.get(f"{server.v1}/answers/{answer_id}", headers={"Authorization": f"Bearer {secret['bob']}"},
                          timeout=10)
-    assert stranger.status_code == 403  # an asker sees only their own answers
+    assert no_grant.status_code == 404  # drawn from a collection bob may not read: as if never recorded
     bob = {"Authorization": f"Bearer {secret['bob']}"}
     assert httpx.get(f"{server.v1}/documents", headers=bob, timeout=10).json()["documents"] == []
     assert httpx.get(f"{server.v1}/search", params={"q": "adverse action"}, headers=bob, timeout=10).json()["hits"] == []
