@@ -39,8 +39,10 @@ def _free_port() -> int:
 
 
 def _ingest(data_dir: Path, env: dict) -> None:
-    subprocess.run([sys.executable, "-m", "regcite.cli", "--data-dir", str(data_dir), "ingest", str(ROOT / "corpus")],
-                   env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    done = subprocess.run([sys.executable, "-m", "regcite.cli", "--data-dir", str(data_dir), "ingest",
+                           str(ROOT / "corpus")], env=env, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"ingest failed ({done.returncode}): {done.stderr[-2000:]}")
 
 
 def _start(data_dir: Path, records: Path, env: dict, log: Path) -> tuple[subprocess.Popen, str]:
