@@ -121,6 +121,14 @@ async def _load(url: str, clients: int, seconds: float) -> dict:
     return {"elapsed_s": round(elapsed, 1), "endpoints": row, "errors": len(errors), "error_samples": errors[:10]}
 
 
+def _recorded(records: Path) -> int:
+    """How many answers the server's record book holds (each answered request must be one)."""
+    import sqlite3
+
+    with sqlite3.connect(f"file:{records}?mode=ro", uri=True) as conn:
+        return conn.execute("SELECT count(*) FROM answers").fetchone()[0]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=16)
@@ -146,11 +154,14 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    result["recorded_answers"] = _recorded(scratch / "records.db")
+    result["every_answer_recorded"] = result["recorded_answers"] == result["endpoints"]["ask"]["requests"] + len(
+        QUESTIONS)  # the warm-up questions are recorded too
     result = {"clients": args.clients, "seconds": args.seconds, "backend": "extractive", "corpus": "corpus/ (sample)",
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                           "load_avg_1m_after": round(os.getloadavg()[0], 2)}, **result}
     print(f"{args.clients} clients, {result['elapsed_s']} s, extractive backend, loopback; "
-          f"errors: {result['errors']}")
+          f"errors: {result['errors']}; answers recorded: {result['recorded_answers']}")
     print(f"{'endpoint':10} {'requests':>8} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
     for name, row in result["endpoints"].items():
         print(f"{name:10} {row['requests']:>8} {row['per_s']:>7} {row['p50_ms']:>8} {row['p95_ms']:>8} "
@@ -158,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
-    return 1 if result["errors"] else 0
+    return 1 if result["errors"] or not result["every_answer_recorded"] else 0
 
 
 if __name__ == "__main__":
