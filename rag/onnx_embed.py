@@ -250,6 +250,7 @@ class OnnxEncoder:
                 n = int(lengths[i])
                 ids[row, :n], types[row, :n], mask[row, :n] = encodings[i].ids, encodings[i].type_ids, 1
             batches.append((rows, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}))
+        batches.reverse()  # longest first: with batches in flight on two streams, the last to finish is a short one
         out: np.ndarray | None = None
         for (rows, feeds), hidden in zip(batches, self._run([feeds for _, feeds in batches])):
             pooled = _pool(hidden, feeds["attention_mask"], self.spec.pooling)
