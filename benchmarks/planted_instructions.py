@@ -10,6 +10,10 @@ dictated sentence marked supported; a link, image or HTML live in the app's Mark
 system prompt in an answer. Prints the payload x backend table; writes benchmarks/results/planted_instructions.json.
 
     .venv/bin/python benchmarks/planted_instructions.py [--backends obedient,llama] [--out PATH]
+
+`--control` runs the same with the citation guards off (rag.cite's distrust of clauses that address a model and
+of foreign markup, and its withholding of rule echoes): what the attacks do against verification alone, so the
+0 above is the guards' doing, not a weak attack. Its figures go to the output file's "control" key.
 """
 from __future__ import annotations
 
@@ -127,6 +131,19 @@ def ask_via_cli(settings, question: str, backend_args: list[str], embedder):
     return captured["answer"], captured["streamed"], out.getvalue()
 
 
+@contextlib.contextmanager
+def guards_off():
+    import rag.cite
+
+    saved = rag.cite.distrust, rag.cite.echoes_system_prompt
+    rag.cite.distrust = lambda result, sentence, block: result
+    rag.cite.echoes_system_prompt = lambda text: False
+    try:
+        yield
+    finally:
+        rag.cite.distrust, rag.cite.echoes_system_prompt = saved
+
+
 def run(backends: list[str]) -> dict:
     from rag.config import load_settings
     from rag.embed import load_embedder
@@ -180,9 +197,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--backends", default="obedient,llama")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "planted_instructions.json")
+    parser.add_argument("--control", action="store_true", help="also run the obeying model with the guards off")
     args = parser.parse_args()
     result = run([b.strip() for b in args.backends.split(",") if b.strip()])
     print(table(result))
+    if args.control:
+        with guards_off():
+            control = run(["obedient"])
+        print("\nControl: the obeying model with the citation guards off\n" + table(control))
+        result["control"] = control
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return 1 if result["successes"] else 0

@@ -60,7 +60,9 @@ def test_the_obeying_model_writes_every_attack_when_it_sees_a_planted_instructio
 def test_llama_cpp_gets_no_planted_instruction_through(llama_server_url, tmp_path):
     embedder = HashEmbedder(384)
     failures = []
-    for i, payload in enumerate(PAYLOADS):
+    # The payloads that reach the prompt, and one hidden one (the benchmark runs them all).
+    chosen = [p for p in PAYLOADS if not p.hidden] + [next(p for p in PAYLOADS if p.hidden)]
+    for i, payload in enumerate(chosen):
         settings = build_index(payload, tmp_path / f"p{i}", embedder).replace(llm_max_tokens=120, llm_timeout_s=300.0)
         answer, streamed, printed = ask_via_cli(settings, payload.question, [
             "--backend", "openai", "--base-url", llama_server_url, "--model", "smollm2"], embedder)
