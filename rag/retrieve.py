@@ -60,6 +60,7 @@ class SnapshotStructures:
         self._index = weakref.ref(index)  # a strong one would keep the snapshot alive through _STRUCTURES
         self._built: dict[Callable, object] = {}
         self._visible: dict[tuple[frozenset[str], date], dict[str, DocumentVersion]] = {}
+        self._lexical_within: dict[frozenset[str], tuple[LexicalIndex | None, np.ndarray]] = {}
         self._lock = threading.Lock()
 
     def _get(self, build: Callable):
@@ -83,6 +84,19 @@ class SnapshotStructures:
     @property
     def parents(self) -> dict[str, int]:
         return self._get(_parents)
+
+    def lexical_within(self, collections: frozenset[str]) -> tuple[LexicalIndex | None, np.ndarray]:
+        """A BM25 index over only these collections' clauses, and the snapshot position of each of its rows: a
+        reader's scores (their IDF, their length norms) owe nothing to clauses they may not read. None when the
+        collections hold no clause."""
+        with self._lock:
+            if collections not in self._lexical_within:
+                index = self._index()
+                positions = np.array([i for i, c in enumerate(index.clauses)
+                                      if index.documents[c.version_id].collection in collections], dtype=np.int64)
+                built = LexicalIndex([lexical_text(index.clauses[i]) for i in positions]) if len(positions) else None
+                self._lexical_within[collections] = (built, positions)
+            return self._lexical_within[collections]
 
     def visible(self, collections: frozenset[str]) -> dict[str, DocumentVersion]:
         """The versions of these collections placed in chains of their own (rag.versions.place_within), per set of
@@ -178,7 +192,7 @@ class Retriever:
         query_vector = self.embedder.embed_query(question) if weight > 0 or named else None
         n = self.settings.candidates
         dense = self.index.search(query_vector, n, allowed)[0] if weight > 0 else []
-        lexical = self.structures.lexical.top(question, n, allowed) if weight < 1 else []
+        lexical = self._lexical_top(question, n, allowed, filters) if weight < 1 else []
         fused = self._fuse(dense, lexical)
         if self.reranker is not None and fused:
             fused = self._rerank(question, fused)
@@ -195,6 +209,18 @@ class Retriever:
                 seen.add(position)
                 hits.append(self._hit(position, score, query_vector, dense_of, lexical_of, via, documents))
         return hits
+
+    def _lexical_top(self, question: str, n: int, allowed: np.ndarray | None,
+                     filters: Filters) -> list[tuple[int, float]]:
+        """BM25 candidates as snapshot positions: over the whole snapshot, or for a reader of some collections over
+        an index of those alone (SnapshotStructures.lexical_within)."""
+        if filters.collections is None:
+            return self.structures.lexical.top(question, n, allowed)
+        within, positions = self.structures.lexical_within(filters.collections)
+        if within is None:
+            return []
+        found = within.top(question, n, allowed[positions] if allowed is not None else None)
+        return [(int(positions[i]), score) for i, score in found]
 
     def named_clauses(self, question: str, allowed: np.ndarray | None, limit: int) -> list[tuple[int, float]]:
         """Clauses the question names, with the clauses beneath them, in document order, up to limit."""

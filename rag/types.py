@@ -170,10 +170,6 @@ class Filters:
         narrowed = frozenset(collections) if self.collections is None else self.collections & frozenset(collections)
         return dataclasses.replace(self, collections=narrowed)
 
-    def browsing(self) -> "Filters":
-        """Only who may read what: the filters for listing documents, whatever their dates or kinds."""
-        return Filters(collections=self.collections)
-
 
 @dataclass(frozen=True)
 class Hit:

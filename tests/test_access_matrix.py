@@ -410,3 +410,31 @@ def test_quoting_b_as_admin_finds_its_clause_by_bm25(world, recorder):
 
     hits = _pipeline(world, recorder, fusion="weighted", dense_weight=0.0).search(QUOTED, Filters(), 3)
     assert hits[0].clause.reference == "§ 7731.4(a)"
+
+
+def test_a_readers_bm25_scores_owe_nothing_to_clauses_they_may_not_read(world, recorder, tmp_path):
+    """The same question over A alone (a store that never held B) and over A beside B, as ann: the same clauses with
+    the same lexical scores, though B shares words with A (its IDF would move them)."""
+    from ingest.pipeline import ingest_paths
+    from rag.access import reader_filters
+    from rag.pipeline import open_pipeline
+    from rag.types import Filters
+
+    alone = world.settings.replace(data_dir=tmp_path / "alone")
+    for name in ("part900_2022.md", "part950_2016.md"):
+        ingest_paths([world.files / name], alone, progress=False, embedder=HashEmbedder(64), collection=PUBLIC)
+    asked = "notice of action taken after receiving an application"
+    book, ann = _user(world, "ann")
+    try:
+        filters = reader_filters(book, ann, Filters(as_of=date.today()))
+    finally:
+        book.db.dispose()
+    bm25 = {"fusion": "weighted", "dense_weight": 0.0}
+    beside = _pipeline(world, recorder, **bm25).search(asked, filters, 5)
+    only_a = open_pipeline(alone.replace(**bm25), embedder=HashEmbedder(64), backend=recorder.make(alone)).search(
+        asked, Filters(as_of=date.today()), 5)
+    assert [(h.clause.reference, round(h.lexical_score, 9)) for h in beside] == [
+        (h.clause.reference, round(h.lexical_score, 9)) for h in only_a]
+    whole = _pipeline(world, recorder, **bm25).search(asked, Filters(as_of=date.today()).within(
+        frozenset({PUBLIC, SUPERVISORY})), 5)
+    assert {round(h.lexical_score, 9) for h in whole} != {round(h.lexical_score, 9) for h in only_a}

@@ -10,6 +10,7 @@ from rag.records.answers import record_answer
 from rag.records.book import open_book
 from rag.records.users import Role, User, add_user, disable_user
 from rag.types import Filters
+from tests.grants import let_read
 from tests.ui.conftest import ROOT, build_index, regb_answer
 
 APP = str(ROOT / "ui" / "app.py")
@@ -138,6 +139,7 @@ def test_a_reviewer_opening_review_sees_the_queue(people):
     settings, book = people
     docs = build_index(settings)
     record = record_answer(book, ASKER, regb_answer(docs), Filters(), entry="app", generation=1)
+    let_read(book, "rex")  # the queue shows a reviewer answers from collections they read (rag.access)
     at = log_in(open_app(), "rex")
     at.switch_page("views/review.py").run()
     assert not at.exception and not at.error
