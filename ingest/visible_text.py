@@ -116,23 +116,24 @@ def _white(op: bytes, operands) -> bool | None:
 
 
 class _TextState:
-    __slots__ = ("render_mode", "size", "scale", "white", "painted")
+    __slots__ = ("render_mode", "size", "scale", "ctm", "white", "painted")
 
     def __init__(self):
         self.render_mode, self.size, self.scale, self.white = 0, 12.0, 1.0, False
+        self.ctm = 1.0  # the current transformation's scale: a 0.5 pt font drawn at 20x is 10 pt on the page
         self.painted = False  # a coloured area or an image is on the page: white text may sit on it, visibly
 
     def copy(self) -> "_TextState":
         s = _TextState()
         s.render_mode, s.size, s.scale, s.white = self.render_mode, self.size, self.scale, self.white
-        s.painted = self.painted
+        s.ctm, s.painted = self.ctm, self.painted
         return s
 
     @property
     def invisible(self) -> bool:
         if self.render_mode in (3, 7):  # neither filled nor stroked (7: only a clipping path)
             return True
-        if abs(self.size) * self.scale < MIN_VISIBLE_PT:
+        if abs(self.size) * self.scale * self.ctm < MIN_VISIBLE_PT:
             return True
         return self.white and not self.painted and self.render_mode in (0, 4)  # filled only, white on white
 
@@ -155,6 +156,9 @@ def _visible_operations(operations) -> tuple[list, int]:
         elif op == b"Tm" and len(operands) == 6:
             a, b, c, d = (float(v) for v in operands[:4])
             state.scale = abs(a * d - b * c) ** 0.5
+        elif op == b"cm" and len(operands) == 6:
+            a, b, c, d = (float(v) for v in operands[:4])
+            state.ctm *= abs(a * d - b * c) ** 0.5
         elif op == b"BT":
             state.scale = 1.0
         else:

@@ -43,3 +43,14 @@ def test_a_pdf_without_invisible_text_reads_exactly_as_pypdf_reads_it(tmp_path):
     path.write_bytes(pdf_bytes([("plain", "Section 1. Visible."), ("plain", "Section 2. Also visible.")]))
     page = PdfReader(path).pages[0]
     assert visible_page_text(page) == PdfReader(path).pages[0].extract_text()
+
+
+def test_a_small_font_drawn_large_is_visible():
+    from ingest.visible_text import _visible_operations
+
+    shown = ([b"(Section 1.)"], b"Tj")
+    _, cut = _visible_operations([([], b"q"), ([20, 0, 0, 20, 0, 0], b"cm"), ([], b"BT"), (["/F1", 0.5], b"Tf"),
+                                  shown, ([], b"ET"), ([], b"Q")])
+    assert cut == 0
+    _, cut = _visible_operations([([], b"BT"), (["/F1", 0.5], b"Tf"), shown, ([], b"ET")])
+    assert cut == 1
