@@ -112,3 +112,17 @@ def test_the_correction_search_of_a_reviewer_reads_only_their_collections(two_co
     ada = next(u for u in list_users(resources.book(app_env)) if u.name == "ada")
     assert not leaks(repr(resources.search(app_env, rex, QUOTED)), QUOTED, two_collections.b_versions)
     assert leaks(repr(resources.search(app_env, ada, QUOTED)), QUOTED, two_collections.b_versions)
+
+
+def test_a_user_without_grants_sees_an_empty_library_and_answers_from_nothing(two_collections, app_env):
+    from rag.records.users import Role, add_user, list_users
+    from ui import resources
+
+    book = resources.book(app_env)
+    add_user(book, "nora", Role.ASKER, PASSWORD, by=next(u for u in list_users(book) if u.name == "ada"))
+    nora = log_in("nora")
+    assert "Searched 0 documents" in everything(ask(nora, QUOTED))
+    library = visit(nora, "views/library.py")
+    assert [m.value for m in library.metric][:2] == ["0", "0"]
+    for page in PAGES:
+        assert not leaks(everything(visit(nora, page)), versions=two_collections.b_versions)
