@@ -55,9 +55,9 @@ def walk(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]
     return files, missing
 
 
-# Texts per embed_documents call under a progress bar: 32 batches (most CFR parts in one call), so the embedder
-# batches by length in word pieces and keeps both of OpenVINO's streams busy; at 8 batches a call, each call's tail
-# left one core idle and the 22 CFR parts took 20% longer.
+# Texts per embed_documents call under a progress bar: 32 batches, so the embedder batches by length in word pieces
+# and both of OpenVINO's streams stay busy to a call's end; at 8 batches of 64 a call, each call's tail left one core
+# idle and the 22 CFR parts took 20% longer.
 CHUNK_BATCHES = 32
 
 

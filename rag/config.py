@@ -29,7 +29,7 @@ class Settings:
 
     # Embedding: the packaged model works with no network; anything else is a local path or a cached hub name.
     embed_model: str = PACKAGED_EMBEDDER
-    embed_batch_size: int = 64  # 64 keeps 2-core CPUs busy without padding waste on short clauses
+    embed_batch_size: int = 16  # CPU: 22 CFR parts in 26 s at 16, 35 s at 64 (less padding); a GPU picks its own
     # What runs the embedder: "torch" (sentence-transformers), or the model exported once to ONNX (kept in
     # data_dir/onnx) and run by OpenVINO ("openvino") or onnxruntime ("onnx", "onnx-int8"), with no torch import.
     # "openvino" by measurement (benchmarks/RESULTS.md, issue 16): on 2 cores it embedded 1.75x faster than torch
