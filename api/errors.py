@@ -30,7 +30,8 @@ STATUS_OF = (
     (DocumentError, 422, "bad_document"),
 )
 # Answered by the HTTP layer itself (no route, wrong method)
-HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large", 415: "unsupported_media"}
+HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
+              415: "unsupported_media"}
 
 
 class ApiError(Exception):
@@ -136,7 +137,8 @@ def install(app: FastAPI) -> None:
         return error_response(500, "internal", f"unexpected {type(e).__name__}; the server log has the traceback")
 
 
-_DESCRIPTIONS = {400: "the body is not JSON", 413: "the body is over 4 MiB", 401: "no API key, or an unknown or revoked one, while users are defined",
+_DESCRIPTIONS = {400: "the body is not JSON", 413: "the body is over 4 MiB",
+                 401: "no API key, or an unknown or revoked one, while users are defined",
                  403: "the key's role may not do this", 404: "no such id", 409: "the records refuse it as things stand",
                  422: "the request does not fit the schema, or names what is not indexed",
                  503: "no index yet, or a part the server needs is unavailable"}

@@ -21,7 +21,7 @@ from api.auth import access_of, acting_user, service_of
 from api.convert import answer_out, filters_of
 from api.errors import ApiError, bad_input, documented
 from api.schemas import AnswerOut, FiltersIn, MAX_QUESTION
-from api.streaming import Done, Failed, Token, answer_events, sse_data
+from api.streaming import KEEPALIVE, Done, Failed, Token, Waiting, answer_events, sse_data
 from rag.records.answers import AnswerRecord
 from rag.records.users import User
 
@@ -125,7 +125,9 @@ async def chat_completions(body: ChatRequest, user: User = Depends(acting_user),
         created, streamed = int(time.time()), []
         yield sse_data(_chunk(completion_id, created, {"role": "assistant", "content": ""}))
         async for event in answer_events(service, pipeline, user, question, filters):
-            if isinstance(event, Token):
+            if isinstance(event, Waiting):
+                yield KEEPALIVE
+            elif isinstance(event, Token):
                 streamed.append(event.text)
                 yield sse_data(_chunk(completion_id, created, {"content": event.text}))
             elif isinstance(event, Done):

@@ -9,7 +9,7 @@ from api.auth import access_of, acting_user, service_of
 from api.convert import answer_out, filters_of
 from api.errors import documented, status_of
 from api.schemas import AnswerOut, AskRequest
-from api.streaming import Done, Failed, Token, answer_events, sse
+from api.streaming import KEEPALIVE, Done, Failed, Token, Waiting, answer_events, sse
 from rag.records.users import User
 
 router = APIRouter(tags=["answers"])
@@ -32,7 +32,9 @@ async def ask(body: AskRequest, user: User = Depends(acting_user), service=Depen
 
     async def events():
         async for event in answer_events(service, pipeline, user, body.question, filters):
-            if isinstance(event, Token):
+            if isinstance(event, Waiting):
+                yield KEEPALIVE
+            elif isinstance(event, Token):
                 yield sse("token", {"text": event.text})
             elif isinstance(event, Done):
                 yield sse("answer", answer_out(event.record).model_dump(mode="json"))

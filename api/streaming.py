@@ -14,12 +14,19 @@ from rag.records.answers import AnswerRecord
 
 log = logging.getLogger(__name__)
 
+KEEPALIVE_S = 15.0  # a comment line this often while nothing else is sent, so proxies keep a queued stream open
+KEEPALIVE = b": waiting\n\n"  # SSE comment: every client ignores it
 _running: set[asyncio.Task] = set()  # answers whose client left: they finish and are recorded all the same
 
 
 @dataclass(frozen=True)
 class Token:
     text: str
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Nothing to send yet (the answer is queued behind another, or the model is reading the prompt)."""
 
 
 @dataclass(frozen=True)
@@ -32,8 +39,10 @@ class Failed:
     error: RegciteError
 
 
-async def answer_events(service, pipeline, user, question: str, filters) -> AsyncIterator[Token | Done | Failed]:
-    """Tokens as the pipeline's on_token gives them (from the worker thread), then Done or Failed."""
+async def answer_events(service, pipeline, user, question: str,
+                        filters) -> AsyncIterator[Token | Waiting | Done | Failed]:
+    """Tokens as the pipeline's on_token gives them (from the worker thread), Waiting after each quiet KEEPALIVE_S,
+    then Done or Failed."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue = asyncio.Queue()
 
@@ -54,9 +63,13 @@ async def answer_events(service, pipeline, user, question: str, filters) -> Asyn
     _running.add(task)
     task.add_done_callback(_running.discard)
     while True:
-        event = await queue.get()
+        try:
+            event = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+        except asyncio.TimeoutError:
+            yield Waiting()
+            continue
         yield event
-        if not isinstance(event, Token):
+        if isinstance(event, (Done, Failed)):
             return
 
 

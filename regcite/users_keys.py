@@ -65,7 +65,8 @@ def _revoke(book, args, by) -> int:
 
 def _row(key) -> dict:
     return {"key_id": key.key_id, "user": key.user, "prefix": key.prefix, "label": key.label,
-            "created_at": key.created_at, "revoked_at": key.revoked_at or None, "last_used_at": key.last_used_at or None}
+            "created_at": key.created_at, "revoked_at": key.revoked_at or None,
+            "last_used_at": key.last_used_at or None}
 
 
 ACTIONS = {"key": _make, "keys": _list, "revoke-key": _revoke}

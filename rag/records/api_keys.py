@@ -50,7 +50,8 @@ def key_hash(secret: str) -> str:
 
 
 def create_key(book, owner: str, label: str, by: User) -> NewKey:
-    """A new key for `owner`: admins make keys for anyone, other users only for themselves; never for a disabled user."""
+    """A new key for `owner`: admins make keys for anyone, other users only for themselves; none for a disabled
+    user."""
     from sqlalchemy import insert
 
     from rag.records.tables import api_keys

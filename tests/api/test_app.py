@@ -285,3 +285,19 @@ def test_a_chunked_body_growing_past_the_limit_is_413(client):
 
     response = http.post("/v1/ask", content=parts(), headers={"content-type": "application/json"})
     assert response.status_code == 413 and response.json()["error"]["code"] == "too_large"
+
+
+def test_a_queued_stream_sends_keepalive_comments_until_its_answer_starts(rule_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr("api.streaming.KEEPALIVE_S", 0.05)
+
+    def slow_reply(messages):
+        time.sleep(0.5)
+        return "A creditor shall notify an applicant within 30 days [1]."
+
+    client, book = _client(rule_dir, tmp_path, backend=ScriptedBackend([slow_reply]))
+    with client, client.stream("POST", "/v1/ask", json={"question": QUESTION, "stream": True}) as response:
+        lines = list(response.iter_lines())
+    book.db.dispose()
+    first_event = next(i for i, line in enumerate(lines) if line.startswith("event: "))
+    assert lines[0] == ": waiting" and first_event > 0
+    assert lines[first_event:].count("event: answer") == 1

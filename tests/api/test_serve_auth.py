@@ -70,7 +70,8 @@ def test_refused_keys_get_401_403_and_record_no_answer(keyed):
     assert no_grant.status_code == 404  # drawn from a collection bob may not read: as if never recorded
     bob = {"Authorization": f"Bearer {secret['bob']}"}
     assert httpx.get(f"{server.v1}/documents", headers=bob, timeout=10).json()["documents"] == []
-    assert httpx.get(f"{server.v1}/search", params={"q": "adverse action"}, headers=bob, timeout=10).json()["hits"] == []
+    searched = httpx.get(f"{server.v1}/search", params={"q": "adverse action"}, headers=bob, timeout=10)
+    assert searched.json()["hits"] == []
     cited = asked.json()["citations"][0]["clause_id"]
     assert httpx.get(f"{server.v1}/clauses/{cited}", headers=bob, timeout=10).status_code == 404
     assert httpx.get(f"{server.v1}/clauses/{cited}", headers={"Authorization": f"Bearer {secret['ann']}"},
