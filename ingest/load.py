@@ -93,6 +93,8 @@ def _load_pdf(path: Path, data: bytes) -> LoadedText:
 
     if not data.startswith(b"%PDF-") and b"%PDF-" not in data[:1024]:
         raise DocumentError(str(path), "not a PDF (no %PDF header): the file is corrupt or mislabelled")
+    complaints = _Complaints()  # what pypdf logs and reads past: say it when no text comes out
+    logging.getLogger("pypdf").addHandler(complaints)
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
@@ -125,13 +127,30 @@ def _load_pdf(path: Path, data: bytes) -> LoadedText:
         raise DocumentError(str(path), f"corrupt or truncated PDF ({type(e).__name__}: {e}); re-download or re-export it") from None
     except Exception as e:  # noqa: BLE001 - pypdf surfaces damaged files as many exception types
         raise DocumentError(str(path), f"corrupt or truncated PDF ({type(e).__name__}: {e}); re-download or re-export it") from None
+    finally:
+        logging.getLogger("pypdf").removeHandler(complaints)
     if count == 0:
         raise DocumentError(str(path), "PDF has no pages; re-export it")
     text = "\n".join(parts)
     if sum(len(p) - p.count(" ") - p.count("\n") for p in parts) < _MIN_CHARS_PER_PAGE * count:
+        if complaints.first:
+            raise DocumentError(str(path), f"no readable text: pypdf could not read parts of it ({complaints.first}); "
+                                           "the PDF is corrupt or malformed, re-export it")
         raise DocumentError(str(path), "PDF has no text layer (scanned images?): OCR it first (e.g. ocrmypdf) and ingest the result")
     first_line = next((line.strip() for line in text.split("\n") if line.strip()), "")
     return LoadedText(text=text, page_starts=tuple(starts), format="pdf", title=title or first_line or path.stem)
+
+
+class _Complaints(logging.Handler):
+    """Keeps the first warning pypdf logs while it reads one file."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.first = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.first:
+            self.first = record.getMessage()[:200]
 
 
 def _pdf_title(reader) -> str:

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[1]  # where the ingest package lives, for the worker's sys.path
 _HEADER = struct.Struct(">Q")  # every frame: its length in bytes, then the pickle
+_READY = b"ready"  # the worker's first frame: imports done, limits set
+STARTUP_S = 120  # how long a worker may take to start (imports on a busy machine), apart from any file's time
 # What a result may contain; anything else in the worker's answer is refused, not constructed.
 _ALLOWED = {
     "ingest.load": {"LoadedText"}, "ingest.identify": {"DocumentInfo"},
@@ -104,8 +106,8 @@ class ParseSandbox:
             return self._ask(path, (str(path), sha, max_clause_chars, self.limits.timeout_s))
 
     def _ask(self, path: Path, request: tuple):
-        proc = self._worker()
-        deadline = time.monotonic() + self.limits.timeout_s
+        proc = self._worker(path)
+        deadline = time.monotonic() + self.limits.timeout_s  # from a ready worker: start-up is not the file's time
         try:
             _write_frame(proc.stdin, pickle.dumps(request))
             answer = _read_frame(proc.stdout, deadline)
@@ -130,7 +132,8 @@ class ParseSandbox:
             self._discard()
         raise DocumentError(str(path), value)
 
-    def _worker(self) -> subprocess.Popen:
+    def _worker(self, path: Path) -> subprocess.Popen:
+        """The running worker, or a new one once it says it is ready (imports done, limits set)."""
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
         self._discard()
@@ -143,30 +146,34 @@ class ParseSandbox:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=ROOT,
         )
         self.started += 1
+        try:
+            ready = _read_frame(self._proc.stdout, time.monotonic() + STARTUP_S)
+        except (TimeoutError, EOFError, OSError):
+            ready = b""
+        if ready != _READY:
+            self._discard()
+            raise DocumentError(str(path), f"the parse worker did not start within {STARTUP_S} s (see the log "
+                                           "above); nothing could be parsed")
         return self._proc
 
-    def _discard(self) -> None:
+    def _discard(self) -> int | None:
+        """Kill the worker where it still runs; its exit status (None when there was none)."""
         proc, self._proc = self._proc, None
-        if proc is not None:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-            for pipe in (proc.stdin, proc.stdout):
-                try:
-                    pipe.close()
-                except OSError:
-                    pass
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.kill()
+        code = proc.wait()
+        for pipe in (proc.stdin, proc.stdout):
+            try:
+                pipe.close()
+            except OSError:  # a broken pipe to a dead worker
+                pass
+        return code
 
     def _death(self) -> str:
         """Why the worker died mid-parse, from how it ended."""
-        proc, self._proc = self._proc, None
-        code = proc.wait() if proc is not None else None
-        if proc is not None:
-            for pipe in (proc.stdin, proc.stdout):
-                try:
-                    pipe.close()
-                except OSError:
-                    pass
+        code = self._discard()
         if code == -signal.SIGXCPU:
             return (f"used more than {self.limits.timeout_s:g} s of CPU to parse (parse_timeout_s); the file may be "
                     "malformed or hostile")
@@ -284,6 +291,7 @@ def _serve(memory_mb: int) -> int:
     import pypdf  # noqa: F401
 
     limit = _limit_memory(memory_mb)
+    _write_frame(out, _READY)
     while True:
         try:
             path, sha, max_chars, cpu_s = pickle.loads(_read_frame(inp, None))
