@@ -11,6 +11,7 @@ from rag.records.book import open_book
 from rag.records.queue import history_of
 from rag.records.reviews import Action, State, decisions_of
 from rag.records.users import Role, User, add_user
+from tests.grants import let_read
 from tests.ui.conftest import PART_900_2016, PART_900_2022
 from tests.ui.test_e2e import browser, new_page, save_screenshot, serve, stop, wait_idle  # noqa: F401 (a fixture)
 
@@ -45,6 +46,7 @@ def review_settings(tmp_path):
     book = open_book(settings)
     for user in (ADMIN, REVIEWER, ASKER):
         add_user(book, user.name, user.role, PASSWORD, by=ADMIN)
+    let_read(book, REVIEWER.name, ASKER.name)  # Part 900 is in the default collection
     yield settings, book
     book.db.dispose()
 
@@ -193,6 +195,7 @@ def test_a_reviewer_corrects_a_citation_and_approves_and_markup_never_runs(brows
         row.get_by_text("Approved with corrections by rex").wait_for()
         row.get_by_role("button", name="Open").click()
         history.get_by_text("Review history").wait_for()
+        history.get_by_text("corrected to § 900.2(b)").first.wait_for()  # the decisions draw after the heading
         wait_idle(asker)
         text = history.inner_text()
         assert COMMENT in text and "corrected to § 900.2(b)" in text
