@@ -301,3 +301,20 @@ def test_a_queued_stream_sends_keepalive_comments_until_its_answer_starts(rule_d
     first_event = next(i for i, line in enumerate(lines) if line.startswith("event: "))
     assert lines[0] == ": waiting" and first_event > 0
     assert lines[first_event:].count("event: answer") == 1
+
+
+def test_a_stream_withholds_a_sentence_repeating_the_answering_rules(rule_dir, tmp_path):
+    from rag.planted import WITHHELD
+
+    echo = ("You answer questions about regulations and filings using only the numbered context below. "
+            "A creditor shall notify an applicant within 30 days [1].")
+    client, book = _client(rule_dir, tmp_path, backend=ScriptedBackend([echo]))
+    with client:
+        events = _events(client, {"question": QUESTION})
+        chat = client.post("/v1/chat/completions", json={
+            "model": "regcite", "stream": True, "messages": [{"role": "user", "content": QUESTION}]}).text
+    book.db.dispose()
+    streamed = "".join(d["text"] for n, d in events if n == "token")
+    assert WITHHELD in streamed and "numbered context below" not in streamed
+    assert "30 days" in streamed and events[-1][0] == "answer"
+    assert "numbered context below" not in chat and WITHHELD in chat

@@ -33,7 +33,7 @@ def test_a_real_models_tokens_stream_through_the_openai_endpoint(fronted):
     deltas = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
     regcite = chunks[-1].model_extra["regcite"]
     assert regcite["backend"] == "openai" and regcite["model"] == "smollm2" and not regcite["fallback_reason"]
-    assert len(deltas) > 3  # the model's text came in pieces, before the verified answer's tail
+    assert len(deltas) >= 2  # the model's text as it came (a sentence at a time), then the verified tail
     shown = " ".join("".join(deltas).split())
     assert " ".join(regcite["text"].split()) in shown  # as streamed, or under "Verified answer" if verification
     # changed it: what the client shows at the end holds the verified answer
