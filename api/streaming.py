@@ -4,14 +4,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 from dataclasses import dataclass
 from typing import AsyncIterator
 
 from fastapi.sse import format_sse_event
 
 from rag.errors import RegciteError
-from rag.planted import withhold_echoes
+from rag.planted import SentenceStream
 from rag.records.answers import AnswerRecord
 
 log = logging.getLogger(__name__)
@@ -19,37 +18,6 @@ log = logging.getLogger(__name__)
 KEEPALIVE_S = 15.0  # a comment line this often while nothing else is sent, so proxies keep a queued stream open
 KEEPALIVE = b": waiting\n\n"  # SSE comment: every client ignores it
 _running: set[asyncio.Task] = set()  # answers whose client left: they finish and are recorded all the same
-_SENTENCE_END = re.compile(r"[.!?。！？；;](?=\s)|[。！？]|\n")
-FLUSH_CHARS = 400  # a stream this long without a sentence end is passed on up to its last space
-
-
-class SentenceStream:
-    """An on_token that passes the text on a sentence at a time, any sentence repeating the answering rules withheld
-    (rag.planted), as the CLI's and the app's streams do: no echo of the rules reaches a client split across tokens.
-    `close()` passes on the rest when the answer is done."""
-
-    def __init__(self, emit):
-        self.emit = emit
-        self._pending = ""
-
-    def __call__(self, token: str) -> None:
-        self._pending += token
-        ends = [m.end() for m in _SENTENCE_END.finditer(self._pending)]
-        cut = ends[-1] if ends else 0
-        if not cut and len(self._pending) > FLUSH_CHARS:
-            cut = self._pending.rfind(" ") + 1
-        if cut:
-            self._pass_on(self._pending[:cut])
-            self._pending = self._pending[cut:]
-
-    def close(self) -> None:
-        if self._pending:
-            self._pass_on(self._pending)
-            self._pending = ""
-
-    def _pass_on(self, text: str) -> None:
-        lead = text[: len(text) - len(text.lstrip())]
-        self.emit(lead + withhold_echoes(text.lstrip()))
 
 
 @dataclass(frozen=True)

@@ -101,3 +101,36 @@ def withhold_echoes(text: str) -> str:
         return text
     kept = [WITHHELD if echoes_system_prompt(p) else p for p in parts]
     return " ".join(p for i, p in enumerate(kept) if p and not (p == WITHHELD and i and kept[i - 1] == WITHHELD))
+
+
+_STREAM_CUT = re.compile(r"[.!?。！？；;](?=\s)|[。！？]|\n")
+FLUSH_CHARS = 400  # a stream this long without a sentence end is passed on up to its last space
+
+
+class SentenceStream:
+    """An `on_token` callback that passes the text on a sentence at a time to `emit`, any sentence repeating the
+    answering rules withheld, so no echo of the rules (nor, for the terminal, an escape sequence or URL) slips
+    through split across tokens. `close()` passes on the rest when the answer is done."""
+
+    def __init__(self, emit):
+        self.emit = emit
+        self._pending = ""
+
+    def __call__(self, token: str) -> None:
+        self._pending += token
+        ends = [m.end() for m in _STREAM_CUT.finditer(self._pending)]
+        cut = ends[-1] if ends else 0
+        if not cut and len(self._pending) > FLUSH_CHARS:
+            cut = self._pending.rfind(" ") + 1
+        if cut:
+            self._pass_on(self._pending[:cut])
+            self._pending = self._pending[cut:]
+
+    def close(self) -> None:
+        if self._pending:
+            self._pass_on(self._pending)
+            self._pending = ""
+
+    def _pass_on(self, text: str) -> None:
+        lead = text[: len(text) - len(text.lstrip())]
+        self.emit(lead + withhold_echoes(text.lstrip()))

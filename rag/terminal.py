@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import TextIO
 
-from rag.planted import withhold_echoes
+from rag.planted import SentenceStream
 
 # C0 controls but tab and newline (ESC starts colours, cursor moves, title changes and OSC 8 hyperlinks; CR
 # overwrites a line), DEL, C1 controls (0x9b is a one-byte CSI, 0x9d an OSC), and the bidirectional overrides
@@ -15,8 +15,6 @@ _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2
 _SCHEME = re.compile(r"\b(https?|s?ftp|file|javascript|vbscript|data|mailto)(:)(?=\S)"
                      r"(?!//(?:127\.0\.0\.1|localhost|\[::1\])[:/\s])", re.I)
 _WWW = re.compile(r"\bwww\.(?=\S)", re.I)
-_SENTENCE_END = re.compile(r"[.!?。！？；;](?=\s)|[。！？]|\n")
-FLUSH_CHARS = 400  # a stream this long without a sentence end is written up to its last space
 
 
 def _visible(ch: str) -> str:
@@ -33,30 +31,13 @@ def terminal_safe(text: str) -> str:
     return _WWW.sub("www[.]", _SCHEME.sub(r"\1[:]", text))
 
 
-class TerminalStream:
-    """An `on_token` callback that writes terminal-safe text a sentence at a time, so that no escape sequence, URL
-    or echo of the answering rules slips through split across tokens. Call `close()` when the answer is done."""
+class TerminalStream(SentenceStream):
+    """An `on_token` callback that writes terminal-safe text to out a sentence at a time (rag.planted's stream)."""
 
     def __init__(self, out: TextIO):
+        super().__init__(self._write)
         self.out = out
-        self._pending = ""
-
-    def __call__(self, token: str) -> None:
-        self._pending += token
-        ends = [m.end() for m in _SENTENCE_END.finditer(self._pending)]
-        cut = ends[-1] if ends else 0
-        if not cut and len(self._pending) > FLUSH_CHARS:
-            cut = self._pending.rfind(" ") + 1
-        if cut:
-            self._write(self._pending[:cut])
-            self._pending = self._pending[cut:]
-
-    def close(self) -> None:
-        if self._pending:
-            self._write(self._pending)
-            self._pending = ""
 
     def _write(self, text: str) -> None:
-        lead = text[: len(text) - len(text.lstrip())]
-        self.out.write(lead + terminal_safe(withhold_echoes(text.lstrip())))
+        self.out.write(terminal_safe(text))
         self.out.flush()
