@@ -29,14 +29,7 @@ def add_arguments(name: str, parser) -> None:
 
 
 def _extensions():
-    found = []
-    for name in EXTENSIONS:
-        try:
-            found.append(importlib.import_module(f"regcite.{name}"))
-        except ModuleNotFoundError as e:
-            if e.name != f"regcite.{name}":
-                raise
-    return found
+    return [importlib.import_module(f"regcite.{name}") for name in EXTENSIONS]
 
 
 def run(name: str, args, settings) -> int:
