@@ -50,6 +50,8 @@ def test_two_askers_one_reviewer_and_the_reviewed_set_scored_with_the_correction
     for name, role in PEOPLE:
         code, _, err = cli.as_("ada", "users", "add", name, "--role", role, stdin=PASSWORDS[name] + "\n")
         assert code == 0, err
+        assert cli.as_("ada", "users", "group-add", "staff", name)[0] == 0
+    assert cli.as_("ada", "users", "grant", "staff", "default", "--group")[0] == 0  # access is by grant only
 
     code, out, err = cli.as_("ann", "ask", ANN_Q, "--json")
     assert code == 0, err
@@ -77,7 +79,7 @@ def test_two_askers_one_reviewer_and_the_reviewed_set_scored_with_the_correction
     assert (shown["user"], shown["entry"], shown["question"]) == ("bob", "app", BOB_Q)
     cited = {c["clause_id"] for s in shown["sentences"] for c in s["citations"]}
     first = shown["sentences"][0]["citations"][0]["slot"]
-    code, out, _ = cli("review", "search", "right to obtain erasure without undue delay grounds", "-k", "8")
+    code, out, _ = cli.as_("rex", "review", "search", "right to obtain erasure without undue delay grounds", "-k", "8")
     found = [line.split()[0] for line in out.splitlines() if line and not line.startswith(" ")]
     right = next(clause_id for clause_id in found if clause_id not in cited)
     code, out, err = cli.as_("rex", "review", "decide", ids["bob"], "--outcome", "approved_with_corrections",
@@ -92,7 +94,7 @@ def test_two_askers_one_reviewer_and_the_reviewed_set_scored_with_the_correction
     assert rows[ANN_Q]["gold"] == [ann["citations"][0]["reference"]]
 
     run = tmp_path / "run"
-    code, _, err = cli("eval", "run", str(exported), "--out", str(run), "--no-progress")
+    code, _, err = cli.as_("rex", "eval", "run", str(exported), "--out", str(run), "--no-progress")
     assert code == 0, err
     results = {r["question"]: r for r in map(json.loads, (run / "results.jsonl").read_text().splitlines())}
     assert results[BOB_Q]["gold"][0] == corrected and not results[BOB_Q]["error"]
