@@ -11,7 +11,7 @@ references and reranking happen above the store, in rag/retrieve.py.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 
@@ -58,6 +58,17 @@ class Scope:
 Hits = list[tuple[int, float]]  # (clause key, score), best first
 
 
+class CatalogRows(Protocol):
+    """A generation's clauses as the catalog holds them, in key order, read only when an engine asks: an engine that
+    keeps corpus-wide statistics itself (FAISS's BM25 folder) or lost its files rebuilds from these."""
+
+    def lexical_texts(self) -> list[str]:
+        """rag.lexical.lexical_text of every clause."""
+
+    def embeddings(self) -> np.ndarray:
+        """(n, dim) float32, every clause's stored embedding."""
+
+
 class StoreReader(Protocol):
     """Search over one committed generation."""
 
@@ -80,14 +91,19 @@ class ClauseStore(Protocol):
         """Under the writer's lock, before staging: drop what a commit that died left behind."""
 
     def stage(self, generation: int, previous: StoreState | None, added: Sequence[StoredClause],
-              removed_versions: Sequence[str], keys: np.ndarray, corpus: Callable[[], Iterable[str]]) -> StoreState:
+              removed_versions: Sequence[str], keys: np.ndarray, rows: CatalogRows) -> StoreState:
         """Make `generation` durable but not served: the previous one plus `added`, minus `removed_versions`.
 
-        `keys` are every clause key of the new generation in ascending order (the catalog's order), and `corpus`
-        yields their BM25 texts in that order, for engines that rebuild corpus statistics themselves."""
+        `keys` are every clause key of the new generation in ascending order (the catalog's order); `rows` gives
+        their texts and embeddings in that order, for what an engine rebuilds rather than edits."""
 
-    def open(self, state: StoreState, keys: np.ndarray, version_ids: frozenset[str]) -> StoreReader:
-        """A reader of a committed generation whose catalog snapshot holds `keys` (ascending) of `version_ids`."""
+    def complete(self, state: StoreState, keys: np.ndarray, rows: CatalogRows) -> StoreState | None:
+        """The committed state with what an older release never wrote added (FAISS: a saved BM25 folder), or None
+        when nothing was missing; run by a writer that changed nothing."""
+
+    def open(self, state: StoreState, keys: np.ndarray, version_ids: frozenset[str], rows: CatalogRows) -> StoreReader:
+        """A reader of a committed generation whose catalog snapshot holds `keys` (ascending) of `version_ids`;
+        `rows` may only be read during this call (it reads the same snapshot)."""
 
     def collect(self, current: StoreState, live_version_ids: Iterable[str]) -> None:
         """After the catalog commit: drop what only generations before the last one used."""
