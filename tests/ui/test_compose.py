@@ -20,10 +20,13 @@ def compose_binary() -> Path:
     return path
 
 
-def compose_config(file: Path, *extra: str) -> subprocess.CompletedProcess:
+def compose_config(file: Path, *extra: str, profiles: tuple[str, ...] = ("jobs",),
+                   env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    flags = [arg for p in profiles for arg in ("--profile", p)]
     return subprocess.run(
-        [str(compose_binary()), "-f", str(file), "--profile", "jobs", "config", *extra],
-        capture_output=True, text=True, timeout=60, cwd=file.parent, env={"PATH": "/usr/bin:/bin", "HOME": str(file.parent)},
+        [str(compose_binary()), "-f", str(file), *flags, "config", *extra],
+        capture_output=True, text=True, timeout=60, cwd=file.parent,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(file.parent), **(env or {})},
     )
 
 
