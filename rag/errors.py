@@ -19,6 +19,11 @@ class IndexMissing(RegciteError):
     """No index has been committed at the configured location yet."""
 
 
+class IndexUnavailable(RegciteError):
+    """The index catalog's database cannot be reached or refuses us (server down, wrong password, no such
+    database). Not IndexMissing: an index may well exist, and nothing should carry on as if there were none."""
+
+
 class IndexIncompatible(RegciteError):
     """The index was written by a newer regcite, whose catalog this release cannot read safely."""
 
