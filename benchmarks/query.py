@@ -86,7 +86,6 @@ def scale_up(index, size: int, noise: float, seed: int = 0, versions: int = 1):
     superseded and an as-of-today filter must skip them."""
     from datetime import date
 
-    from rag import vectors
     from rag.store import Index
     from rag.versions import place_versions
 
@@ -110,8 +109,8 @@ def scale_up(index, size: int, noise: float, seed: int = 0, versions: int = 1):
         blocks.append(block / np.linalg.norm(block, axis=1, keepdims=True))
     matrix = np.ascontiguousarray(np.vstack(blocks), dtype=np.float32)
     documents = place_versions(documents.values(), date.today())
-    cpu = vectors.build(matrix, index.dim)
-    return Index(index.index_dir, index.generation, index.model_name, index.dim, documents, clauses, cpu, None), matrix
+    return Index.in_memory(index.index_dir, index.generation, index.model_name, index.dim, documents, clauses,
+                           matrix), matrix
 
 
 def llamaindex_retriever(index, matrix: np.ndarray, model_dir: Path, embed_model=None):

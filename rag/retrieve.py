@@ -25,16 +25,6 @@ from rag.versions import Unavailable, place_within, unavailable_on
 log = logging.getLogger(__name__)
 
 
-def _lexical(index) -> LexicalIndex:
-    """The generation's saved BM25 index (memory-mapped), or one built from the snapshot where none was saved (a
-    store from before issue 16 until its next ingest, or a snapshot built in memory)."""
-    saved = index.saved_lexical()
-    if saved is not None:
-        return saved
-    log.info("building the BM25 index of %d clauses (none saved with this generation)", len(index.clauses))
-    return LexicalIndex([lexical_text(c) for c in index.clauses])
-
-
 def _version_codes(index) -> tuple[list[str], np.ndarray]:
     versions = sorted(index.documents)
     code = {v: i for i, v in enumerate(versions)}
@@ -68,10 +58,6 @@ class SnapshotStructures:
             if build not in self._built:
                 self._built[build] = build(self._index())
             return self._built[build]
-
-    @property
-    def lexical(self) -> LexicalIndex:
-        return self._get(_lexical)
 
     @property
     def references(self) -> ReferenceMap:
@@ -156,10 +142,18 @@ class Retriever:
         """Position mask for the filters, or None when they admit everything."""
         if filters == Filters():
             return None
-        documents = self.documents_for(filters)
         versions, codes = self.structures.version_codes
-        admitted = np.array([v in documents and filters.admits(documents[v]) for v in versions], dtype=bool)
+        admitted_versions = self.admitted_versions(filters)
+        admitted = np.array([v in admitted_versions for v in versions], dtype=bool)
         return admitted[codes] if len(codes) else np.zeros(0, dtype=bool)
+
+    def admitted_versions(self, filters: Filters) -> frozenset[str] | None:
+        """The versions the filters admit (None: every one): what the engine's own filter names, the same choice as
+        allowed(filters) makes by position."""
+        if filters == Filters():
+            return None
+        documents = self.documents_for(filters)
+        return frozenset(v for v, d in documents.items() if filters.admits(d))
 
     def admitted_doc_ids(self, filters: Filters) -> list[str]:
         """The documents (doc_id, each once) the filters let retrieval search."""
@@ -186,13 +180,14 @@ class Retriever:
         allowed = self.allowed(filters)
         if allowed is not None and not allowed.any():
             return []
+        versions = self.admitted_versions(filters)
         named = self.named_clauses(question, allowed, limit=max(1, k - 2))
 
         weight = self.settings.dense_weight if self.settings.fusion == "weighted" else 0.5
         query_vector = self.embedder.embed_query(question) if weight > 0 or named else None
         n = self.settings.candidates
-        dense = self.index.search(query_vector, n, allowed)[0] if weight > 0 else []
-        lexical = self._lexical_top(question, n, allowed, filters) if weight < 1 else []
+        dense = self.index.search(query_vector, n, allowed, versions)[0] if weight > 0 else []
+        lexical = self._lexical_top(question, n, allowed, versions, filters) if weight < 1 else []
         fused = self._fuse(dense, lexical)
         if self.reranker is not None and fused:
             fused = self._rerank(question, fused)
@@ -210,12 +205,14 @@ class Retriever:
                 hits.append(self._hit(position, score, query_vector, dense_of, lexical_of, via, documents))
         return hits
 
-    def _lexical_top(self, question: str, n: int, allowed: np.ndarray | None,
+    def _lexical_top(self, question: str, n: int, allowed: np.ndarray | None, versions: frozenset[str] | None,
                      filters: Filters) -> list[tuple[int, float]]:
-        """BM25 candidates as snapshot positions: over the whole snapshot, or for a reader of some collections over
-        an index of those alone (SnapshotStructures.lexical_within)."""
-        if filters.collections is None:
-            return self.structures.lexical.top(question, n, allowed)
+        """BM25 candidates as snapshot positions: the engine's over the whole snapshot, or, on FAISS, for a reader
+        of some collections over an index of those alone (SnapshotStructures.lexical_within). Milvus keeps one
+        BM25 over its collection: a restricted reader gets only their clauses, scored with corpus-wide statistics
+        (docs/SCALING.md)."""
+        if filters.collections is None or self.index.engine != "faiss":
+            return self.index.lexical(question, n, allowed, versions)
         within, positions = self.structures.lexical_within(filters.collections)
         if within is None:
             return []

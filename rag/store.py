@@ -1,15 +1,14 @@
-"""The index, read side: SQLite catalog (source of truth, WAL) plus a FAISS vector file per generation.
+"""The index, read side: the catalog (source of truth: SQLite in WAL) plus an engine's search structures for the
+generation it names (rag/stores: FAISS files per generation, or a Milvus collection).
 
 Snapshots of the last committed generation (`open_index`), and the cheap reads a long-lived process makes beside
 them. Writing, one writer at a time, is rag/writer.py.
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
-import os
 import sqlite3
 from datetime import date
 from pathlib import Path
@@ -18,17 +17,20 @@ import numpy as np
 
 from rag import vectors
 from rag.config import Settings
-from rag.errors import IndexMissing, ModelMismatch
+from rag.errors import IndexIncompatible, IndexMissing, ModelMismatch
 from rag.lineage_store import load_changes
 from rag.reports import IngestCounts, IngestRun, SkippedFile
 from rag.schema import SCHEMA_VERSION, has_lineage, stored_version, too_new, version_columns
+from rag.stores import open_store, state_from_meta
+from rag.stores.contract import Scope, StoreState
+from rag.stores.faiss_store import FaissReader, build_keyed, lexical_dir
 from rag.types import CharSpan, Clause, ClauseChange, DocumentVersion, Kind, PageSpan
 from rag.versions import place_versions
 
 log = logging.getLogger(__name__)
 
 CATALOG = "catalog.sqlite"
-LOCK = "writer.lock"
+LOCK = "writer.lock"  # rag.stores.faiss_store.LOCK: a reader rebuilding a vector file takes it too
 
 CLAUSE_COLUMNS = "clause_id, version_id, ordinal, path, reference, headings, text, char_start, char_end, page_first, page_last, part"
 
@@ -104,37 +106,89 @@ def model_mismatch(index_dir: Path, stored: str, configured: str) -> ModelMismat
     )
 
 
-def lexical_dir(index_dir: Path, generation: int) -> Path:
-    """The generation's saved BM25 index (rag.lexical), written by the writer beside vectors-<gen>.faiss."""
-    return index_dir / f"lexical-{generation}"
-
-
-def vectors_from_catalog(conn: sqlite3.Connection, dim: int):
+def vectors_from_catalog(conn: sqlite3.Connection, dim: int) -> np.ndarray:
+    """Every clause's stored embedding, (n, dim) float32 in key order."""
     rows = conn.execute("SELECT embedding FROM clauses ORDER BY position_key").fetchall()
-    matrix = np.frombuffer(b"".join(r[0] for r in rows), dtype=np.float32).reshape(len(rows), dim)
-    return vectors.build(matrix, dim)
+    return np.frombuffer(b"".join(r[0] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+
+
+def clause_keys(conn: sqlite3.Connection) -> np.ndarray:
+    """Every clause's stable key, ascending: the order of a snapshot's positions."""
+    rows = conn.execute("SELECT position_key FROM clauses ORDER BY position_key").fetchall()
+    return np.array([r[0] for r in rows], dtype=np.int64)
+
+
+class CatalogSnapshotRows:
+    """rag.stores.contract.CatalogRows over one catalog transaction; texts come from `clauses` when the caller
+    already holds them (a reader's snapshot), so they stay readable after the transaction."""
+
+    def __init__(self, conn: sqlite3.Connection, dim: int, clauses: list[Clause] | None = None):
+        self._conn = conn
+        self._dim = dim
+        self._clauses = clauses
+
+    def lexical_texts(self) -> list[str]:
+        from rag.lexical import lexical_text
+
+        clauses = self._clauses
+        if clauses is None:
+            clauses = clauses_from_rows(
+                self._conn.execute(f"SELECT {CLAUSE_COLUMNS} FROM clauses ORDER BY position_key").fetchall())
+        return [lexical_text(c) for c in clauses]
+
+    def embeddings(self) -> np.ndarray:
+        return vectors_from_catalog(self._conn, self._dim)
+
+
+class _MemoryRows:
+    def __init__(self, clauses: list[Clause], matrix: np.ndarray):
+        self._clauses, self._matrix = clauses, matrix
+
+    def lexical_texts(self) -> list[str]:
+        from rag.lexical import lexical_text
+
+        return [lexical_text(c) for c in self._clauses]
+
+    def embeddings(self) -> np.ndarray:
+        return self._matrix
 
 
 class Index:
-    """A read-only snapshot of one committed generation: documents, clauses in position order, and their vectors."""
+    """A read-only snapshot of one committed generation: documents, clauses in key order, and the engine's reader
+    for that generation (rag/stores). Positions (0..n-1, key order) are this snapshot's; keys are stable."""
 
     def __init__(self, index_dir: Path, generation: int, model_name: str, dim: int,
-                 documents: dict[str, DocumentVersion], clauses: list[Clause], cpu_index, gpu_index,
-                 lexical_sha256: str = "", backends: tuple[str, ...] = ("torch",)):
+                 documents: dict[str, DocumentVersion], clauses: list[Clause], keys: np.ndarray, reader,
+                 backends: tuple[str, ...] = ("torch",), engine: str = "faiss"):
         self.index_dir = index_dir
         self.generation = generation
         self.model_name = model_name  # the vector space: the model, tagged with a backend whose vectors differ
         self.dim = dim
         self.backends = backends  # what embedded its clauses (rag.embed.EMBED_BACKENDS); "torch" before issue 16
-        self.lexical_sha256 = lexical_sha256  # of lexical_dir(index_dir, generation), "" where none was saved
+        self.engine = engine  # what holds its vectors and BM25: "faiss" or "milvus"
         self.documents = documents
         self.clauses = clauses
+        self.keys = np.asarray(keys, dtype=np.int64)
         self._positions = {c.clause_id: i for i, c in enumerate(clauses)}
-        self._cpu = cpu_index
-        self._gpu = gpu_index
+        self._reader = reader
+        self._version_positions: dict[str, np.ndarray] | None = None
+
+    @classmethod
+    def in_memory(cls, index_dir: Path, generation: int, model_name: str, dim: int,
+                  documents: dict[str, DocumentVersion], clauses: list[Clause], matrix: np.ndarray) -> "Index":
+        """A snapshot held only in this process (benchmarks, what-ifs): FAISS over `matrix`, row i = clause i."""
+        keys = np.arange(1, len(clauses) + 1, dtype=np.int64)
+        reader = FaissReader(index_dir, StoreState("faiss", generation, len(clauses)), keys,
+                             build_keyed(matrix, keys, dim), False, _MemoryRows(clauses, matrix))
+        return cls(index_dir, generation, model_name, dim, documents, clauses, keys, reader)
+
+    @property
+    def lexical_sha256(self) -> str:
+        """Of the generation's saved BM25 folder (FAISS), "" where none was saved or the engine keeps its own."""
+        return self._reader.state.fact("lexical_sha256") if isinstance(self._reader, FaissReader) else ""
 
     def vector(self, position: int) -> np.ndarray:
-        return self._cpu.reconstruct(position)
+        return self._reader.vector(int(self.keys[position]))
 
     def position(self, clause_id: str) -> int:
         return self._positions[clause_id]
@@ -164,8 +218,53 @@ class Index:
         finally:
             conn.close()
 
-    def search(self, query_vectors: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[list[tuple[int, float]]]:
-        return vectors.search(self._cpu, self._gpu, query_vectors, k, allowed)
+    def scope(self, allowed: np.ndarray | None, versions: frozenset[str] | None = None) -> Scope:
+        """A position mask as the engines' Scope. `versions` are the versions the mask admits whole when the caller
+        knows them (the retriever does); otherwise they are read off the mask, and an engine that filters by
+        version gets the keys themselves where the mask admits part of a version."""
+        if allowed is None:
+            return Scope()
+        allowed = np.asarray(allowed, dtype=bool)
+        if allowed.shape != (len(self.clauses),):
+            raise ValueError(f"allowed mask has shape {allowed.shape}, index has {len(self.clauses)} clauses")
+        if versions is None:
+            by_version = self._positions_by_version()
+            versions = frozenset(v for v, ps in by_version.items() if allowed[ps].any())
+            if any(not allowed[by_version[v]].all() for v in versions):
+                return Scope(versions, allowed, keys=self.keys[allowed])
+        return Scope(frozenset(versions), allowed)
+
+    def _positions_by_version(self) -> dict[str, np.ndarray]:
+        if self._version_positions is None:
+            grouped: dict[str, list[int]] = {}
+            for i, c in enumerate(self.clauses):
+                grouped.setdefault(c.version_id, []).append(i)
+            self._version_positions = {v: np.array(ps, dtype=np.int64) for v, ps in grouped.items()}
+        return self._version_positions
+
+    def _positions_of(self, hits) -> list[tuple[int, float]]:
+        if not hits:
+            return []
+        keys = np.fromiter((k for k, _ in hits), dtype=np.int64, count=len(hits))
+        positions = np.searchsorted(self.keys, keys)
+        return [(int(p), float(score)) for p, (_, score) in zip(positions, hits)]
+
+    def search(self, query_vectors: np.ndarray, k: int, allowed: np.ndarray | None = None,
+               versions: frozenset[str] | None = None) -> list[list[tuple[int, float]]]:
+        """Per query, (clause position, inner product) best first, only positions the mask admits, up to k."""
+        queries = np.ascontiguousarray(np.atleast_2d(query_vectors), dtype=np.float32)
+        scope = self.scope(allowed, versions)
+        if scope.positions is not None and not scope.positions.any():
+            return [[] for _ in range(len(queries))]
+        return [self._positions_of(hits) for hits in self._reader.dense(queries, k, scope)]
+
+    def lexical(self, question: str, k: int, allowed: np.ndarray | None = None,
+                versions: frozenset[str] | None = None) -> list[tuple[int, float]]:
+        """(clause position, BM25 score) best first over regcite's terms of the question, within the mask."""
+        scope = self.scope(allowed, versions)
+        if scope.positions is not None and not scope.positions.any():
+            return []
+        return self._positions_of(self._reader.lexical(question, k, scope))
 
     def check_model(self, name: str) -> None:
         """Refuse a query embedder whose vectors do not share this index's space: another model, or the same model
@@ -174,13 +273,9 @@ class Index:
             raise model_mismatch(self.index_dir, self.model_name, name)
 
     def saved_lexical(self):
-        """The BM25 index the writer saved with this generation, memory-mapped; None for a store from before that
-        (or a mismatched folder): the caller builds one."""
-        if not self.lexical_sha256:
-            return None
-        from rag.lexical import LexicalIndex
-
-        return LexicalIndex.load(lexical_dir(self.index_dir, self.generation), len(self.clauses), self.lexical_sha256)
+        """The BM25 index the writer saved with this generation (FAISS), memory-mapped; None for a store from before
+        that, a mismatched folder, or an engine that keeps BM25 itself."""
+        return self._reader.saved_lexical() if isinstance(self._reader, FaissReader) else None
 
 
 def open_index(settings: Settings) -> Index:
@@ -204,51 +299,23 @@ def open_index(settings: Settings) -> Index:
         stored = stored_version(conn)
         if stored > SCHEMA_VERSION:
             raise too_new(stored)
+        state = state_from_meta(meta)
+        store = open_store(settings, dim)
+        if state.engine != store.engine:
+            raise IndexIncompatible(
+                f"the index at {index_dir} keeps its clauses in {state.engine} but index_backend is {store.engine}; "
+                f"set index_backend={state.engine} (REGCITE_INDEX_BACKEND), or ingest into a new data dir")
         documents = place_versions(read_versions(conn), date.today())
         clauses = clauses_from_rows(
             conn.execute(f"SELECT {CLAUSE_COLUMNS} FROM clauses ORDER BY position_key").fetchall())
-        cpu = vectors.read_checked(
-            vectors.vector_file(index_dir, generation), len(clauses), meta.get("vectors_sha256", ""), dim
-        )
-        if cpu is None:
-            cpu = vectors_from_catalog(conn, dim)
-            _try_rewrite(index_dir, generation, cpu, meta.get("vectors_sha256", ""))
+        keys = clause_keys(conn)
+        reader = store.open(state, keys, frozenset(documents), CatalogSnapshotRows(conn, dim, clauses))
         conn.execute("COMMIT")
     finally:
         conn.close()
-    gpu = vectors.to_gpu(cpu, settings.faiss_gpu)
     backends = tuple(filter(None, meta.get("embed_backends", "torch").split(",")))
-    return Index(index_dir, generation, meta["model_name"], dim, documents, clauses, cpu, gpu,
-                 lexical_sha256=meta.get("lexical_sha256", ""), backends=backends)
-
-
-def _try_rewrite(index_dir: Path, generation: int, cpu_index, expected_sha: str) -> None:
-    """Put a rebuilt vector file back when no writer is busy, so the next open is fast again."""
-    try:
-        fd = os.open(index_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError:
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return
-    try:
-        # The catalog may have moved on since our snapshot; only rewrite the file of the current generation.
-        conn = connect(index_dir / CATALOG)
-        try:
-            current = int(read_meta(conn).get("generation", 0))
-        finally:
-            conn.close()
-        if current == generation:
-            sha = vectors.write_atomic(cpu_index, vectors.vector_file(index_dir, generation))
-            if sha != expected_sha:
-                log.warning("rebuilt vector file differs from the recorded checksum; it will be rebuilt on each open")
-    except OSError as e:
-        log.warning("could not rewrite the vector file: %s", e)
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+    return Index(index_dir, generation, meta["model_name"], dim, documents, clauses, keys, reader,
+                 backends=backends, engine=state.engine)
 
 
 def ingest_runs(settings: Settings, limit: int = 20) -> list[IngestRun]:

@@ -57,18 +57,26 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def read_checked(path: Path, count: int, sha256: str, dim: int):
-    """The index stored at path, memory-mapped (no copy of the vectors in this process), or None when it is missing
-    or does not match the catalog. The writer never rewrites a file in place, so a mapped file stays valid."""
-    faiss = _faiss()
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file, "" when it cannot be read."""
     h = hashlib.sha256()
     try:
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 22), b""):
                 h.update(block)
     except OSError:
+        return ""
+    return h.hexdigest()
+
+
+def read_checked(path: Path, count: int, sha256: str, dim: int):
+    """The index stored at path, memory-mapped (no copy of the vectors in this process), or None when it is missing
+    or does not match the catalog. The writer never rewrites a file in place, so a mapped file stays valid."""
+    faiss = _faiss()
+    found = file_sha256(path)
+    if not found:
         return None
-    if h.hexdigest() != sha256:
+    if found != sha256:
         log.warning("vector file %s does not match the catalog; rebuilding it from stored embeddings", path)
         return None
     try:

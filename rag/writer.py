@@ -6,7 +6,6 @@ import fcntl
 import json
 import logging
 import os
-import shutil
 import sqlite3
 from dataclasses import asdict
 from datetime import date, datetime, timezone
@@ -14,15 +13,16 @@ from typing import Sequence
 
 import numpy as np
 
-from rag import vectors
 from rag.config import Settings
-from rag.errors import IndexLocked
-from rag.lexical import LexicalIndex, lexical_text
+from rag.errors import IndexIncompatible, IndexLocked
+from rag.lexical import lexical_text, terms
 from rag.lineage_store import realign
 from rag.reports import IngestCounts, SkippedFile, VersionImpact
 from rag.schema import SCHEMA_VERSION, migrate, version_columns
-from rag.store import (CATALOG, CLAUSE_COLUMNS, LOCK, clause_from_row, connect, lexical_dir, model_mismatch,
-                       read_meta, read_versions, vectors_from_catalog)
+from rag.store import (CATALOG, CLAUSE_COLUMNS, LOCK, CatalogSnapshotRows, clause_from_row, clause_keys, connect,
+                       model_mismatch, read_meta, read_versions)
+from rag.stores import meta_of, open_store, state_from_meta
+from rag.stores.contract import StoredClause
 from rag.types import Clause, DocumentVersion, Kind, Status
 from rag.versions import place_versions
 
@@ -42,6 +42,11 @@ class Writer:
         self._changed = False
         self._added = False  # this writer stored new embeddings (so its backend joins the index's record)
         self._backends: set[str] = set()
+        self._store = open_store(settings, dim)
+        self._state = None  # the committed engine state (rag.stores.StoreState), read on entry
+        self._added_versions: set[str] = set()  # since the last commit: what the engine must add ...
+        self._removed_versions: set[str] = set()  # ... and remove
+        self._next_key = 0
         self.generation = 0
         self.migrated_from = 0  # the schema the store had when this writer opened it
         self.impacts: tuple[VersionImpact, ...] = ()  # what the last commit's new neighbouring versions changed
@@ -61,6 +66,11 @@ class Writer:
                     raise model_mismatch(self.index_dir, f"{meta['model_name']} ({meta['dim']} d)", f"{self.model_name} ({self.dim} d)")
             self.generation = int(meta.get("generation", 0))
             self._backends = set(filter(None, meta.get("embed_backends", "torch" if "model_name" in meta else "").split(",")))
+            self._state = state_from_meta(meta)
+            if self._state is not None and self._state.engine != self._store.engine:
+                raise engine_mismatch(self.index_dir, self._state.engine, self._store.engine)
+            self._next_key = next_clause_key(self._conn, meta)
+            self._store.recover(v for (v,) in self._conn.execute("SELECT version_id FROM versions"))
         except BaseException:
             self._close()
             raise
@@ -125,17 +135,20 @@ class Writer:
                 Status(version.status).value, ingested, version.effective_source, version.collection, text,
             ),
         )
+        first = self._next_key
         db.executemany(
-            f"INSERT INTO clauses ({CLAUSE_COLUMNS}, embedding) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO clauses (position_key, {CLAUSE_COLUMNS}, embedding) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
-                    c.clause_id, version.version_id, c.ordinal, json.dumps(list(c.path), ensure_ascii=False),
+                    first + i, c.clause_id, version.version_id, c.ordinal, json.dumps(list(c.path), ensure_ascii=False),
                     c.reference, json.dumps(list(c.headings), ensure_ascii=False), c.text, c.char_span.start,
                     c.char_span.end, c.page_span.first, c.page_span.last, c.part, e.tobytes(),
                 )
-                for c, e in zip(clauses, embeddings)
+                for i, (c, e) in enumerate(zip(clauses, embeddings))
             ],
         )
+        self._next_key = first + len(clauses)
+        self._added_versions.add(version.version_id)
         self._changed = True
         self._added = True
 
@@ -170,6 +183,10 @@ class Writer:
         db.execute("DELETE FROM lineage WHERE from_version = ? OR to_version = ?", (version_id, version_id))
         db.execute("DELETE FROM clauses WHERE version_id = ?", (version_id,))
         db.execute("DELETE FROM versions WHERE version_id = ?", (version_id,))
+        if version_id in self._added_versions:
+            self._added_versions.discard(version_id)  # added and removed before a commit: the engine never saw it
+        else:
+            self._removed_versions.add(version_id)
         self._changed = True
 
     def record_run(self, started: str, counts: IngestCounts, skipped: Sequence[SkippedFile]) -> None:
@@ -189,66 +206,70 @@ class Writer:
             documents = {v.version_id: v for v in self.versions()}
             self.impacts = realign(db, documents, self._clauses_of, align_versions)
             generation = self.generation + 1
-            cpu = vectors_from_catalog(db, self.dim)
-            # Vector file first: a crash before the SQLite commit leaves an orphan file and the old generation.
-            sha = vectors.write_atomic(cpu, vectors.vector_file(self.index_dir, generation))
-            lexical_sha = self._write_lexical(generation)
+            keys = clause_keys(db)
+            # The engine stages first: a crash before the catalog commit leaves the old generation served.
+            state = self._store.stage(generation, self._state, self._stored(self._added_versions),
+                                      sorted(self._removed_versions), keys, CatalogSnapshotRows(db, self.dim))
             backends = self._backends | {self.backend} if self._added else self._backends or {self.backend}
             db.executemany(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                 [
                     ("generation", str(generation)), ("model_name", self.model_name), ("dim", str(self.dim)),
-                    ("schema_version", str(SCHEMA_VERSION)), ("vectors_count", str(cpu.ntotal)),
-                    ("vectors_sha256", sha), ("lexical_sha256", lexical_sha),
-                    ("embed_backends", ",".join(sorted(backends))),
+                    ("schema_version", str(SCHEMA_VERSION)), ("embed_backends", ",".join(sorted(backends))),
+                    ("next_clause_key", str(self._next_key)), *meta_of(state),
                 ],
             )
         else:
             generation = self.generation
-            if generation and not self._lexical_current(generation):
-                # A store from before saved BM25 indexes (or one whose folder was lost) gets one on its next ingest,
-                # even of unchanged files, so its readers stop re-tokenising the corpus.
-                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('lexical_sha256', ?)",
-                           (self._write_lexical(generation),))
+            state = self._state
+            completed = self._store.complete(state, clause_keys(db), CatalogSnapshotRows(db, self.dim)) if state else None
+            if completed is not None:
+                db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta_of(completed))
+                state = completed
         db.execute("UPDATE ingest_runs SET generation = ? WHERE generation = -1", (generation,))
         db.execute("COMMIT")
         self.generation = generation
+        self._state = state
         self._changed = self._added = False
-        if generation:
-            self._delete_old_vector_files(generation)
+        self._added_versions.clear()
+        self._removed_versions.clear()
+        if state is not None:
+            live = [v for (v,) in self._conn.execute("SELECT version_id FROM versions")]
+            self._store.collect(state, live)
         return generation
 
-    def _write_lexical(self, generation: int) -> str:
-        """The generation's BM25 index, saved like its vector file: into a temporary folder, files fsynced, renamed
-        into place and the parent fsynced, all before the SQLite commit that makes the generation current."""
+    def _stored(self, version_ids) -> list[StoredClause]:
+        """The clauses of these versions as the engine stores them, in key order; BM25 terms only for an engine
+        that indexes them itself (FAISS rebuilds its BM25 folder from the catalog's texts)."""
+        if not version_ids:
+            return []
+        wanted = sorted(version_ids)
+        marks = ",".join("?" * len(wanted))
         rows = self._db().execute(
-            f"SELECT {CLAUSE_COLUMNS} FROM clauses ORDER BY position_key").fetchall()
-        built = LexicalIndex([lexical_text(clause_from_row(r)) for r in rows])
-        target = lexical_dir(self.index_dir, generation)
-        tmp = target.with_name(f"{target.name}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        sha = built.save(tmp)
-        shutil.rmtree(target, ignore_errors=True)  # an orphan of a commit that died before SQLite's
-        os.rename(tmp, target)
-        vectors.fsync_dir(self.index_dir)
-        return sha
+            f"SELECT position_key, {CLAUSE_COLUMNS}, embedding FROM clauses WHERE version_id IN ({marks}) "
+            "ORDER BY position_key", wanted).fetchall()
+        with_terms = self._store.engine != "faiss"
+        out = []
+        for row in rows:
+            clause = clause_from_row(row[1:-1])
+            out.append(StoredClause(
+                key=int(row[0]), version_id=clause.version_id,
+                embedding=np.frombuffer(row[-1], dtype=np.float32).copy(),
+                terms=tuple(terms(lexical_text(clause))) if with_terms else ()))
+        return out
 
-    def _lexical_current(self, generation: int) -> bool:
-        """Whether the generation's saved BM25 index is there and readable as this release saves it."""
-        db = self._db()
-        count = db.execute("SELECT COUNT(*) FROM clauses").fetchone()[0]
-        sha = read_meta(db).get("lexical_sha256", "")
-        return bool(sha) and LexicalIndex.load(lexical_dir(self.index_dir, generation), count, sha) is not None
 
-    def _delete_old_vector_files(self, generation: int) -> None:
-        """Vector files and BM25 folders of older generations; a reader holding one keeps its open or mapped copy."""
-        keep = {vectors.vector_file(self.index_dir, generation).name, lexical_dir(self.index_dir, generation).name}
-        for path in [*self.index_dir.glob("vectors-*.faiss*"), *self.index_dir.glob("lexical-*")]:
-            if path.name not in keep:
-                try:
-                    shutil.rmtree(path) if path.is_dir() else path.unlink()
-                except OSError as e:
-                    log.warning("could not delete old index file %s: %s", path, e)
+def next_clause_key(conn: sqlite3.Connection, meta: dict[str, str]) -> int:
+    """The next stable clause key: never one a clause had before, even when the highest rows were deleted (an
+    engine may still hold a removed clause under its key for a generation)."""
+    highest = conn.execute("SELECT COALESCE(MAX(position_key), 0) FROM clauses").fetchone()[0]
+    return max(int(meta.get("next_clause_key", 0) or 0), int(highest) + 1)
+
+
+def engine_mismatch(index_dir, stored: str, configured: str) -> IndexIncompatible:
+    return IndexIncompatible(
+        f"the index at {index_dir} keeps its clauses in {stored} but index_backend is {configured}; set "
+        f"index_backend={stored} (REGCITE_INDEX_BACKEND), or ingest into a new data dir (--data-dir) for {configured}")
 
 
 def open_writer(settings: Settings, model_name: str, dim: int, backend: str | None = None) -> Writer:

@@ -49,6 +49,8 @@ class Scope:
 
     version_ids: frozenset[str] | None = None
     positions: np.ndarray | None = field(default=None, repr=False)
+    # Only where a caller's mask admits part of a version (tests, tools; filters never do): the admitted keys.
+    keys: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def everything(self) -> bool:
@@ -103,7 +105,8 @@ class ClauseStore(Protocol):
 
     def open(self, state: StoreState, keys: np.ndarray, version_ids: frozenset[str], rows: CatalogRows) -> StoreReader:
         """A reader of a committed generation whose catalog snapshot holds `keys` (ascending) of `version_ids`;
-        `rows` may only be read during this call (it reads the same snapshot)."""
+        `rows.embeddings()` may only be called during this call (it reads the catalog's snapshot transaction),
+        `rows.lexical_texts()` at any time."""
 
     def collect(self, current: StoreState, live_version_ids: Iterable[str]) -> None:
         """After the catalog commit: drop what only generations before the last one used."""

@@ -351,18 +351,20 @@ def test_parent_lead_in_is_the_clause_one_step_up_in_the_same_document(make, ind
 def test_bm25_is_loaded_once_per_snapshot_never_rebuilt_and_let_go_with_it(data_dir, monkeypatch):
     import gc
 
+    import rag.lexical as lexical
     import rag.retrieve as retrieve
+    from rag.stores.faiss_store import FaissReader
 
     built, loaded = [], []
 
-    class CountingLexicalIndex(retrieve.LexicalIndex):
+    class CountingLexicalIndex(lexical.LexicalIndex):
         def __init__(self, texts, *args, **kwargs):
             built.append(len(texts))
             super().__init__(texts, *args, **kwargs)
 
-    real = retrieve._lexical
-    monkeypatch.setattr(retrieve, "LexicalIndex", CountingLexicalIndex)
-    monkeypatch.setattr(retrieve, "_lexical", lambda index: loaded.append(index.generation) or real(index))
+    real = FaissReader.saved_lexical
+    monkeypatch.setattr(lexical, "LexicalIndex", CountingLexicalIndex)
+    monkeypatch.setattr(FaissReader, "saved_lexical", lambda self: loaded.append(self.state.generation) or real(self))
     settings = load_settings(env={}, overrides={"data_dir": data_dir})
     snapshot = open_index(settings)
     first, second = Retriever(snapshot, HashEmbedder(), settings), Retriever(snapshot, HashEmbedder(), settings)
