@@ -99,10 +99,12 @@ def _version_and_clauses(path: Path, title: str, sha: str) -> tuple[DocumentVers
     return version, "".join(pieces), clauses
 
 
-def ingest_corpus(corpus_dir: Path, settings: Settings, progress: bool = True) -> dict:
+def ingest_corpus(corpus_dir: Path, settings: Settings, progress: bool = True, vectors_from=None) -> dict:
     """Index every rulebook into settings.data_dir; a rulebook already stored (same sha256) is skipped.
 
     Commits after each rulebook, so an interrupted ingest keeps what it finished and resumes from there.
+    `vectors_from` (an index of the same corpus and model, e.g. on another engine) lends its stored embeddings,
+    so comparing engines compares their search and not two embedding runs.
     """
     from tqdm import tqdm
 
@@ -123,7 +125,9 @@ def ingest_corpus(corpus_dir: Path, settings: Settings, progress: bool = True) -
         if sha in known:
             continue
         version, text, clauses = _version_and_clauses(path, names.get(path.stem, f"ADGM rulebook {path.stem}"), sha)
-        vectors = embedder.embed_documents([c.text for c in clauses])
+        vectors = _lent_vectors(vectors_from, clauses, embedder.name)
+        if vectors is None:
+            vectors = embedder.embed_documents([c.text for c in clauses])
         with open_writer(settings, embedder.name, embedder.dim) as writer:
             writer.add_version(version, text, clauses, vectors)
             writer.commit()
@@ -132,6 +136,19 @@ def ingest_corpus(corpus_dir: Path, settings: Settings, progress: bool = True) -
     seconds = time.perf_counter() - started
     log.info("ObliQA ingest: %d rulebooks, %d passages in %.0f s", added, passages, seconds)
     return {"rulebooks_added": added, "passages_added": passages, "seconds": round(seconds, 1)}
+
+
+def _lent_vectors(index, clauses: list[Clause], model_name: str):
+    """These clauses' embeddings as another index stored them, or None when it lacks one of them (or was built
+    by another model)."""
+    import numpy as np
+
+    if index is None or index.model_name != model_name:
+        return None
+    try:
+        return np.stack([index.vector(index.position(c.clause_id)) for c in clauses])
+    except KeyError:
+        return None
 
 
 def _key(document_id, passage_id, text: str) -> tuple[int, str, str]:

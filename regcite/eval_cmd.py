@@ -52,6 +52,9 @@ def add_arguments(name: str, parser) -> None:
     obliqa.add_argument("--skip-trained", action="store_true",
                         help="with a tuned embed_model, score only the questions it was not trained on (without "
                              "this flag such a model refuses to score a file it was trained on)")
+    obliqa.add_argument("--backends", metavar="B[,B]",
+                        help="score each index backend in turn (e.g. faiss,milvus), each in its own index folder "
+                             "(DIR-<backend>) with the first one's embeddings, and print how far they differ")
     obliqa.add_argument("--results", metavar="FILE", help="write the figures as JSON here")
     obliqa.add_argument("--no-progress", action="store_true")
 
@@ -107,6 +110,44 @@ def _check(args, settings) -> int:
             print(f"  {g.qid}: {g.gold}{under} as of {g.as_of}: {g.kind.value} by version {g.by_version_id}"
                   f"{source}, effective {effective}")
     return 1 if missing or absent else 0
+
+
+PARITY = 0.01  # issue 17: an engine may not move ObliQA dev Recall@10 or MAP@10 by more than this
+
+
+def _obliqa_backends(args, settings, corpus: Path, questions, modes: list[str], started: float) -> int:
+    """The same questions against each backend, in one run; the first backend's figures are the reference."""
+    from evals import obliqa
+    from rag.store import open_index
+
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    figures, lender = {}, None
+    for backend in backends:
+        s = settings.replace(data_dir=Path(f"{settings.data_dir}-{backend}"), index_backend=backend, catalog_url="")
+        ingest = obliqa.ingest_corpus(corpus, s, progress=not args.no_progress, vectors_from=lender)
+        results = obliqa.evaluate_modes(questions, s, modes, progress=not args.no_progress)
+        figures[backend] = {"modes": results, "ingest": ingest}
+        for mode, r in results.items():
+            print(f"{backend:7} {mode:16} recall@10 {r['recall@10']:.4f}  map@10 {r['map@10']:.4f}  "
+                  f"({r['ms_per_question']} ms/q)")
+        lender = lender or open_index(s)
+    reference, worst = figures[backends[0]]["modes"]["default"], 0.0
+    for backend in backends[1:]:
+        other = figures[backend]["modes"]["default"]
+        dr, dm = other["recall@10"] - reference["recall@10"], other["map@10"] - reference["map@10"]
+        worst = max(worst, abs(dr), abs(dm))
+        print(f"parity {backend} - {backends[0]}: Recall@10 {dr:+.4f}, MAP@10 {dm:+.4f} "
+              f"({'within' if max(abs(dr), abs(dm)) <= PARITY else 'OUTSIDE'} {PARITY})")
+    total = time.perf_counter() - started
+    print(f"{len(questions)} questions, {total:.0f} s in all", file=sys.stderr)
+    if args.results:
+        record = {"split": "dev", "questions": len(questions), "embed_model": settings.embed_model,
+                  "backends": figures, "parity_limit": PARITY, "largest_difference": round(worst, 4),
+                  "preprocessing": obliqa.PREPROCESSING, "seconds_total": round(total, 1),
+                  "measured": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.results).write_text(json.dumps(record, indent=2), encoding="utf-8")
+    return 0 if worst <= PARITY else 1
 
 
 def _untrained(settings, questions, name: str, skip: bool) -> tuple[list, int]:
@@ -182,8 +223,10 @@ def _obliqa(args, settings) -> int:
     if not questions:
         print(f"regcite eval obliqa: no question of {questions_file} is left to score", file=sys.stderr)
         return 2
-    ingest = obliqa.ingest_corpus(corpus, settings, progress=not args.no_progress)
     modes = ["default"] + [m for m in args.modes.split(",") if m and m != "default"]
+    if args.backends:
+        return _obliqa_backends(args, settings, corpus, questions, modes, started)
+    ingest = obliqa.ingest_corpus(corpus, settings, progress=not args.no_progress)
     results = obliqa.evaluate_modes(questions, settings, modes, progress=not args.no_progress)
     total = time.perf_counter() - started
     for mode, r in results.items():

@@ -29,6 +29,29 @@ def private_config_home(tmp_path_factory):
     os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config-home"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def index_backend_under_test():
+    """REGCITE_TEST_INDEX_BACKEND=milvus runs whatever tests are selected with index_backend defaulting to Milvus
+    (Lite, in each test's own data_dir): the answer, versions and access tests on the second engine without a
+    copy of each (scripts/test.sh runs them so). Tests build settings with env={}, so the default itself moves."""
+    backend = os.environ.get("REGCITE_TEST_INDEX_BACKEND", "")
+    if not backend:
+        yield
+        return
+    from dataclasses import fields
+
+    names = [f.name for f in fields(Settings) if f.init]
+    defaults = Settings.__init__.__defaults__
+    kept = defaults
+    position = len(defaults) - len(names) + names.index("index_backend")
+    Settings.__init__.__defaults__ = defaults[:position] + (backend,) + defaults[position + 1:]
+    try:
+        assert Settings().index_backend == backend
+        yield
+    finally:
+        Settings.__init__.__defaults__ = kept
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings with a private data directory and no environment or config file leaking in."""
