@@ -13,5 +13,5 @@ export REGCITE_TEST_POSTGRES
 if [ $# -eq 0 ]; then
   REGCITE_TEST_INDEX_BACKEND=milvus .venv/bin/python -m pytest -q -p no:cacheprovider \
     tests/rag/test_answer.py tests/rag/test_versions.py tests/rag/test_versions_shared.py \
-    tests/ingest/test_ingest_versions.py tests/test_access_matrix.py tests/rag/test_store.py tests/ingest/test_crash.py
+    tests/ingest/test_ingest_versions.py tests/test_access_matrix.py
 fi
