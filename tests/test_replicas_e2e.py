@@ -94,9 +94,15 @@ def postgres_databases():
 
 
 @pytest.fixture(params=["milvus", "faiss"])
-def replica_settings(request, tmp_path, postgres_databases):
-    """The one set of settings every process gets (as the compose file's x-regcite-scale-env gives every replica)."""
-    catalog, records = postgres_databases
+def replica_settings(request, tmp_path, postgres_databases, monkeypatch):
+    """The one set of settings every process gets (as the compose file's x-regcite-scale-env gives every replica),
+    the password in PGPASSWORD for libpq rather than in the URLs, as there."""
+    from sqlalchemy.engine import make_url
+
+    catalog, records = (make_url(u) for u in postgres_databases)
+    if catalog.password:
+        monkeypatch.setenv("PGPASSWORD", catalog.password)  # every process started below inherits it
+    catalog, records = (u.set(password=None).render_as_string(hide_password=False) for u in (catalog, records))
     stores = {}
     if request.param == "milvus":
         milvus = request.getfixturevalue("milvus_server")
@@ -209,9 +215,43 @@ def test_two_api_replicas_and_an_app_serve_one_generation_into_one_verified_chai
     seqs = sorted(r.seq for r in records)
     assert len(set(seqs)) == len(seqs)  # no two answers took the same place in the chain
 
+    if settings.index_backend == "milvus":
+        assert_served_from_milvus_and_postgres(settings, clauses=len(_clause_keys(settings)))
+
     verified = json.loads(regcite(settings, "audit", "verify", "--json", user=ADA).stdout)
     assert verified["holds"] is True and verified["breaks"] == [], verified
     assert verified["records"] == SET_UP_RECORDS + len(records)  # nothing else was appended, nothing lost
     assert verified["head_seq"] == verified["records"] and max(seqs) <= verified["head_seq"]
     assert verified["unsigned_tail"] == 0  # every process signed its heads into the one checkpoints file
     assert verified["checkpoints"] == verified["records"]
+
+
+def _clause_keys(settings) -> list[int]:
+    """The clause keys of the committed generation, read from the PostgreSQL catalog."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(settings.catalog_url)
+    try:
+        with engine.connect() as conn:
+            return [row[0] for row in conn.execute(text("SELECT position_key FROM clauses"))]
+    finally:
+        engine.dispose()
+
+
+def assert_served_from_milvus_and_postgres(settings, clauses: int) -> None:
+    """What the Milvus variant's replicas shared lives in the two servers, not in their common data folder: the
+    catalog's tables in PostgreSQL, every clause of the generation in a Milvus collection, and no SQLite catalog or
+    FAISS file in the data folder (which holds only what the app and the checkpoints need)."""
+    from pymilvus import MilvusClient
+
+    assert clauses > 0
+    assert not (settings.index_dir / "catalog.sqlite").exists(), sorted(settings.index_dir.iterdir())
+    assert not list(settings.data_dir.rglob("*.faiss")), list(settings.data_dir.rglob("*.faiss"))
+    client = MilvusClient(uri=settings.milvus_uri)
+    try:
+        names = [n for n in client.list_collections() if n.startswith(settings.milvus_collection)]
+        assert names, f"no collection {settings.milvus_collection}* on {settings.milvus_uri}: {client.list_collections()}"
+        held = sum(int(client.get_collection_stats(n)["row_count"]) for n in names)
+        assert held >= clauses, (names, held, clauses)
+    finally:
+        client.close()
