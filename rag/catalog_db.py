@@ -85,6 +85,12 @@ class Catalog:
                 yield conn
 
     @contextlib.contextmanager
+    def read(self) -> Iterator[object]:
+        """One short read transaction (a look at the generation, a version's text, a lineage)."""
+        with self._guard(), self.connect() as conn, conn.begin():
+            yield conn
+
+    @contextlib.contextmanager
     def _guard(self) -> Iterator[None]:
         """A server that goes away mid-read is IndexUnavailable too (SQLite's OperationalErrors are the callers')."""
         from sqlalchemy.exc import InterfaceError, OperationalError
@@ -98,13 +104,22 @@ class Catalog:
 
 
 def catalog_url(settings: Settings) -> str:
+    """The catalog's database URL, password included (never shown: Catalog.url is masked)."""
     return settings.catalog_url or f"sqlite:///{settings.index_dir / CATALOG}"
 
 
 def open_catalog(settings: Settings) -> Catalog:
     """The settings' catalog (no connection is made yet)."""
-    url = catalog_url(settings)
-    return Catalog(_without_password(url), settings.index_dir, _engine(url))
+    return catalog_at(catalog_url(settings), settings.index_dir)
+
+
+def catalog_at(url: str, index_dir: Path) -> Catalog:
+    return Catalog(_without_password(url), index_dir, _engine(url))
+
+
+def sqlite_catalog(index_dir: Path) -> Catalog:
+    """The embedded default: catalog.sqlite in the index folder."""
+    return catalog_at(f"sqlite:///{index_dir / CATALOG}", index_dir)
 
 
 _engines: dict[tuple[str, int], object] = {}

@@ -1,8 +1,8 @@
-"""The catalog's SQLite schema and its migrations: a store written by an earlier release opens after an upgrade."""
+"""The catalog's schema on SQLite and PostgreSQL, and its migrations: a store written by an earlier release opens
+after an upgrade. Functions take a SQLAlchemy connection (rag/catalog_db.py) of either dialect."""
 from __future__ import annotations
 
-import sqlite3
-
+from rag.catalog_db import statements, table_exists, upsert_meta
 from rag.errors import IndexIncompatible
 
 SCHEMA_VERSION = 3
@@ -79,46 +79,56 @@ CREATE INDEX IF NOT EXISTS lineage_pair ON lineage(from_version, to_version);
 """
 
 
-def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
-    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+def _columns(conn, table: str) -> set[str]:
+    """SQLite only: a PostgreSQL catalog is created at SCHEMA_VERSION and has every column."""
+    return {row[1] for row in conn.exec_driver_sql(f"PRAGMA table_info({table})")}
 
 
-def stored_version(conn: sqlite3.Connection) -> int:
-    """The schema a catalog was written with: 1 for stores from before the meta key existed."""
-    try:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    except sqlite3.OperationalError:
-        return 0  # no schema yet
+def stored_version(conn) -> int:
+    """The schema a catalog was written with: 1 for stores from before the meta key existed, 0 for none yet."""
+    from sqlalchemy import text
+
+    if not table_exists(conn, "meta"):
+        return 0
+    row = conn.execute(text("SELECT value FROM meta WHERE key = 'schema_version'")).first()
     return int(row[0]) if row else 1
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring a catalog to SCHEMA_VERSION; returns the version it had. Run by the writer before its transaction.
+def migrate(conn) -> int:
+    """Bring a catalog to SCHEMA_VERSION in one transaction; returns the version it had. Run by the writer, under
+    its lock, before its own transaction.
 
-    Every step only adds (a table, a column with a default), so a crash half-way leaves a store that both this
-    release and the previous one read. A store from a newer release is refused rather than rewritten.
+    Every SQLite step only adds (a table, a column with a default), so a store migrated by this release is still
+    one the previous release reads. PostgreSQL catalogs are created at SCHEMA_VERSION directly. A store from a newer
+    release is refused rather than rewritten.
     """
-    had = stored_version(conn)
-    if had > SCHEMA_VERSION:
-        raise too_new(had)
-    conn.executescript(SCHEMA)
-    if "effective_source" not in _columns(conn, "versions"):
-        conn.execute("ALTER TABLE versions ADD COLUMN effective_source TEXT NOT NULL DEFAULT ''")
-    if "collection" not in _columns(conn, "versions"):  # schema 3: every version stored before is in "default"
-        conn.execute("ALTER TABLE versions ADD COLUMN collection TEXT NOT NULL DEFAULT 'default'")
-    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    with conn.begin():
+        had = stored_version(conn)
+        if had > SCHEMA_VERSION:
+            raise too_new(had)
+        if conn.dialect.name == "sqlite":
+            for statement in statements(SCHEMA):
+                conn.exec_driver_sql(statement)
+            if "effective_source" not in _columns(conn, "versions"):
+                conn.exec_driver_sql("ALTER TABLE versions ADD COLUMN effective_source TEXT NOT NULL DEFAULT ''")
+            if "collection" not in _columns(conn, "versions"):  # schema 3: every version stored before is "default"
+                conn.exec_driver_sql("ALTER TABLE versions ADD COLUMN collection TEXT NOT NULL DEFAULT 'default'")
+        elif had < SCHEMA_VERSION:  # CREATE .. IF NOT EXISTS would still lock existing tables: only when new
+            for statement in statements(PG_SCHEMA):
+                conn.exec_driver_sql(statement)
+        upsert_meta(conn, [("schema_version", str(SCHEMA_VERSION))])
     return had
 
 
-def has_lineage(conn: sqlite3.Connection) -> bool:
+def has_lineage(conn) -> bool:
     """False for a schema-1 store not yet migrated (opened read-only): it has no alignments to show."""
-    return bool(conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'lineage'").fetchone())
+    return table_exists(conn, "lineage")
 
 
-def version_columns(conn: sqlite3.Connection) -> str:
-    """The versions columns to read; a store from before schema 2 has no effective_source (read as ''), one from
-    before schema 3 no collection (read as 'default')."""
-    have = _columns(conn, "versions")
+def version_columns(conn) -> str:
+    """The versions columns to read; a SQLite store from before schema 2 has no effective_source (read as ''), one
+    from before schema 3 no collection (read as 'default')."""
+    have = _columns(conn, "versions") if conn.dialect.name == "sqlite" else {"effective_source", "collection"}
     source = "effective_source" if "effective_source" in have else "''"
     collection = "collection" if "collection" in have else "'default'"
     return ("version_id, doc_id, title, kind, jurisdiction, language, source_path, sha256, page_starts, "

@@ -1,5 +1,6 @@
-"""The index, read side: the catalog (source of truth: SQLite in WAL) plus an engine's search structures for the
-generation it names (rag/stores: FAISS files per generation, or a Milvus collection).
+"""The index, read side: the catalog (source of truth: SQLite in WAL, or PostgreSQL; rag/catalog_db.py) plus an
+engine's search structures for the generation it names (rag/stores: FAISS files per generation, or a Milvus
+collection).
 
 Snapshots of the last committed generation (`open_index`), and the cheap reads a long-lived process makes beside
 them. Writing, one writer at a time, is rag/writer.py.
@@ -9,15 +10,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import sqlite3
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 
 from rag import vectors
+# CATALOG and LOCK stay importable from here: the SQLite catalog's file and the writer's fcntl lock in index_dir
+# (rag.stores.faiss_store.LOCK names it too: a reader rebuilding a vector file takes it).
+from rag.catalog_db import CATALOG, LOCK, Catalog, open_catalog, sqlite_catalog, table_exists  # noqa: F401
 from rag.config import Settings
-from rag.errors import IndexIncompatible, IndexMissing, ModelMismatch
+from rag.errors import IndexIncompatible, IndexMissing, IndexUnavailable, ModelMismatch
 from rag.lineage_store import load_changes
 from rag.reports import IngestCounts, IngestRun, SkippedFile
 from rag.schema import SCHEMA_VERSION, has_lineage, stored_version, too_new, version_columns
@@ -29,8 +32,6 @@ from rag.versions import place_versions
 
 log = logging.getLogger(__name__)
 
-CATALOG = "catalog.sqlite"
-LOCK = "writer.lock"  # rag.stores.faiss_store.LOCK: a reader rebuilding a vector file takes it too
 
 CLAUSE_COLUMNS = "clause_id, version_id, ordinal, path, reference, headings, text, char_start, char_end, page_first, page_last, part"
 
@@ -42,15 +43,6 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def connect(path: Path) -> sqlite3.Connection:
-    # Autocommit mode: transactions are explicit BEGINs, so a snapshot read is one transaction.
-    conn = sqlite3.connect(path, isolation_level=None, timeout=30)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")  # a commit that returned survives power loss, not only SIGKILL
-    conn.execute("PRAGMA foreign_keys=ON")
-    return conn
 
 
 def version_from_row(row) -> DocumentVersion:
@@ -65,8 +57,16 @@ def version_from_row(row) -> DocumentVersion:
     )
 
 
-def read_versions(conn: sqlite3.Connection) -> list[DocumentVersion]:
-    return [version_from_row(r) for r in conn.execute(f"SELECT {version_columns(conn)} FROM versions").fetchall()]
+def sql(statement: str):
+    """A SQLAlchemy text() statement: named parameters (:name), one text for SQLite and PostgreSQL."""
+    from sqlalchemy import text
+
+    return text(statement)
+
+
+def read_versions(conn) -> list[DocumentVersion]:
+    """`conn`, here and below: a SQLAlchemy connection to the catalog (rag/catalog_db.py), either dialect."""
+    return [version_from_row(r) for r in conn.execute(sql(f"SELECT {version_columns(conn)} FROM versions"))]
 
 
 def clause_from_row(row) -> Clause:
@@ -90,8 +90,8 @@ def clauses_from_rows(rows) -> list[Clause]:
     ]
 
 
-def read_meta(conn: sqlite3.Connection) -> dict[str, str]:
-    return dict(conn.execute("SELECT key, value FROM meta").fetchall())
+def read_meta(conn) -> dict[str, str]:
+    return {key: value for key, value in conn.execute(sql("SELECT key, value FROM meta"))}
 
 
 def model_mismatch(index_dir: Path, stored: str, configured: str) -> ModelMismatch:
@@ -106,15 +106,15 @@ def model_mismatch(index_dir: Path, stored: str, configured: str) -> ModelMismat
     )
 
 
-def vectors_from_catalog(conn: sqlite3.Connection, dim: int) -> np.ndarray:
+def vectors_from_catalog(conn, dim: int) -> np.ndarray:
     """Every clause's stored embedding, (n, dim) float32 in key order."""
-    rows = conn.execute("SELECT embedding FROM clauses ORDER BY position_key").fetchall()
+    rows = conn.execute(sql("SELECT embedding FROM clauses ORDER BY position_key")).all()
     return np.frombuffer(b"".join(r[0] for r in rows), dtype=np.float32).reshape(len(rows), dim)
 
 
-def clause_keys(conn: sqlite3.Connection) -> np.ndarray:
+def clause_keys(conn) -> np.ndarray:
     """Every clause's stable key, ascending: the order of a snapshot's positions."""
-    rows = conn.execute("SELECT position_key FROM clauses ORDER BY position_key").fetchall()
+    rows = conn.execute(sql("SELECT position_key FROM clauses ORDER BY position_key")).all()
     return np.array([r[0] for r in rows], dtype=np.int64)
 
 
@@ -122,7 +122,7 @@ class CatalogSnapshotRows:
     """rag.stores.contract.CatalogRows over one catalog transaction; texts come from `clauses` when the caller
     already holds them (a reader's snapshot), so they stay readable after the transaction."""
 
-    def __init__(self, conn: sqlite3.Connection, dim: int, clauses: list[Clause] | None = None):
+    def __init__(self, conn, dim: int, clauses: list[Clause] | None = None):
         self._conn = conn
         self._dim = dim
         self._clauses = clauses
@@ -133,7 +133,7 @@ class CatalogSnapshotRows:
         clauses = self._clauses
         if clauses is None:
             clauses = clauses_from_rows(
-                self._conn.execute(f"SELECT {CLAUSE_COLUMNS} FROM clauses ORDER BY position_key").fetchall())
+                self._conn.execute(sql(f"SELECT {CLAUSE_COLUMNS} FROM clauses ORDER BY position_key")).all())
         return [lexical_text(c) for c in clauses]
 
     def embeddings(self) -> np.ndarray:
@@ -159,8 +159,10 @@ class Index:
 
     def __init__(self, index_dir: Path, generation: int, model_name: str, dim: int,
                  documents: dict[str, DocumentVersion], clauses: list[Clause], keys: np.ndarray, reader,
-                 backends: tuple[str, ...] = ("torch",), engine: str = "faiss"):
+                 backends: tuple[str, ...] = ("torch",), engine: str = "faiss", catalog: Catalog | None = None):
         self.index_dir = index_dir
+        # where text_of and changes read, after the snapshot's own transaction: the catalog it was opened from
+        self.catalog = catalog or sqlite_catalog(index_dir)
         self.generation = generation
         self.model_name = model_name  # the vector space: the model, tagged with a backend whose vectors differ
         self.dim = dim
@@ -200,11 +202,8 @@ class Index:
         return self.documents[clause.version_id]
 
     def text_of(self, version_id: str) -> str:
-        conn = connect(self.index_dir / CATALOG)
-        try:
-            row = conn.execute("SELECT text FROM versions WHERE version_id = ?", (version_id,)).fetchone()
-        finally:
-            conn.close()
+        with self.catalog.read() as conn:
+            row = conn.execute(sql("SELECT text FROM versions WHERE version_id = :v"), {"v": version_id}).first()
         if row is None:
             raise KeyError(f"document version {version_id} is no longer in the index; reopen it")
         return row[0]
@@ -212,11 +211,8 @@ class Index:
     def changes(self, from_version_id: str, to_version_id: str) -> tuple[ClauseChange, ...]:
         """How the clauses of one version map onto the next version of its instrument, as aligned at ingest;
         empty for versions that are not neighbours in a chain (and for a schema-1 store not yet written to)."""
-        conn = connect(self.index_dir / CATALOG)
-        try:
+        with self.catalog.read() as conn:
             return load_changes(conn, from_version_id, to_version_id) if has_lineage(conn) else ()
-        finally:
-            conn.close()
 
     def scope(self, allowed: np.ndarray | None, versions: frozenset[str] | None = None) -> Scope:
         """A position mask as the engines' Scope. `versions` are the versions the mask admits whole when the caller
@@ -279,22 +275,19 @@ class Index:
 
 
 def open_index(settings: Settings) -> Index:
-    """The last committed generation; rebuilds its vector file from the catalog when it is missing or stale."""
+    """The last committed generation; rebuilds its vector file from the catalog when it is missing or stale.
+
+    IndexMissing before a first commit; IndexUnavailable when a catalog server cannot be reached."""
     index_dir = settings.index_dir
-    path = index_dir / CATALOG
-    if not path.exists():
+    catalog = open_catalog(settings)
+    if not catalog.exists():
         raise IndexMissing(f"no index at {index_dir}; run `regcite ingest PATH...` first")
-    conn = connect(path)
-    try:
-        # One read transaction: meta, documents, clauses and (if needed) embeddings all from the same snapshot.
-        conn.execute("BEGIN")
-        try:
-            meta = read_meta(conn)
-        except sqlite3.OperationalError:  # a writer died before creating the schema
-            meta = {}
+    # One read transaction: meta, documents, clauses and (if needed) embeddings all from the same snapshot.
+    with catalog.snapshot() as conn:
+        meta = read_meta(conn) if table_exists(conn, "meta") else {}  # none: a writer died before the schema
         generation = int(meta.get("generation", 0))
         if generation == 0:
-            raise IndexMissing(f"the index at {index_dir} has no committed documents; run `regcite ingest PATH...`")
+            raise IndexMissing(f"{catalog.where} has no committed documents; run `regcite ingest PATH...`")
         dim = int(meta["dim"])
         stored = stored_version(conn)
         if stored > SCHEMA_VERSION:
@@ -307,31 +300,30 @@ def open_index(settings: Settings) -> Index:
                 f"set index_backend={state.engine} (REGCITE_INDEX_BACKEND), or ingest into a new data dir")
         documents = place_versions(read_versions(conn), date.today())
         clauses = clauses_from_rows(
-            conn.execute(f"SELECT {CLAUSE_COLUMNS} FROM clauses ORDER BY position_key").fetchall())
+            conn.execute(sql(f"SELECT {CLAUSE_COLUMNS} FROM clauses ORDER BY position_key")).all())
         keys = clause_keys(conn)
         reader = store.open(state, keys, frozenset(documents), CatalogSnapshotRows(conn, dim, clauses))
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
     backends = tuple(filter(None, meta.get("embed_backends", "torch").split(",")))
     return Index(index_dir, generation, meta["model_name"], dim, documents, clauses, keys, reader,
-                 backends=backends, engine=state.engine)
+                 backends=backends, engine=state.engine, catalog=catalog)
 
 
 def ingest_runs(settings: Settings, limit: int = 20) -> list[IngestRun]:
-    """The latest committed ingest runs, newest first, for the library page."""
-    path = settings.index_dir / CATALOG
-    if not path.exists():
+    """The latest committed ingest runs, newest first, for the library page (none while the catalog is
+    unreachable: the page's index status says why)."""
+    catalog = open_catalog(settings)
+    if not catalog.exists():
         return []
-    conn = connect(path)
     try:
-        rows = conn.execute(
-            "SELECT started, finished, generation, counts, skipped FROM ingest_runs ORDER BY id DESC LIMIT ?", (limit,)
-        ).fetchall()
-    except sqlite3.OperationalError:
+        with catalog.read() as conn:
+            if not table_exists(conn, "ingest_runs"):
+                return []
+            rows = conn.execute(sql(
+                "SELECT started, finished, generation, counts, skipped FROM ingest_runs ORDER BY id DESC LIMIT :n"),
+                {"n": limit}).all()
+    except IndexUnavailable as e:
+        log.warning("%s", e)
         return []
-    finally:
-        conn.close()
     return [IngestRun(s, f, g, IngestCounts.from_dict(json.loads(c)),
                       tuple(SkippedFile(str(p), str(r)) for p, r in json.loads(k)))
             for s, f, g, c, k in rows]
@@ -340,17 +332,27 @@ def ingest_runs(settings: Settings, limit: int = 20) -> list[IngestRun]:
 def committed_generation(settings: Settings) -> int:
     """The generation last committed on disk: 0 when there is none, -1 when the catalog cannot be read.
 
-    A cheap read-only look (no snapshot is opened), for a long-lived reader deciding whether to reopen."""
-    path = settings.index_dir / CATALOG
-    if not path.exists():
+    A cheap look (one SELECT on a pooled connection; no snapshot is opened), for a long-lived reader deciding
+    whether to reopen."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    catalog = open_catalog(settings)
+    if not catalog.exists():
         return 0
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
-        try:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error as e:
-        log.warning("cannot read the index generation at %s: %s", path, e)
+        with catalog.read() as conn:
+            row = conn.execute(sql("SELECT value FROM meta WHERE key = 'generation'")).first()
+    except (IndexUnavailable, SQLAlchemyError) as e:
+        if not isinstance(e, IndexUnavailable) and not _has_meta(catalog):
+            return 0  # a database no writer has created the schema in yet (a fresh PostgreSQL catalog)
+        log.warning("cannot read the index generation of %s: %s", catalog.where, getattr(e, "orig", None) or e)
         return -1
     return int(row[0]) if row else 0
+
+
+def _has_meta(catalog: Catalog) -> bool:
+    try:
+        with catalog.read() as conn:
+            return table_exists(conn, "meta")
+    except Exception:  # noqa: BLE001 - only asked to tell "no schema" from "unreadable"; either way not served
+        return True

@@ -1,26 +1,26 @@
-"""The index's single writer: an fcntl lock, one SQLite transaction, and a commit that aligns new neighbouring
-versions, writes the new FAISS file, then makes the generation current. Nothing is visible before commit()."""
+"""The index's single writer: its locks (rag/catalog_db.py), one catalog transaction (SQLite or PostgreSQL), and a
+commit that aligns new neighbouring versions, stages the engine's new generation, then makes it current. Nothing is
+visible before commit()."""
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
-import os
-import sqlite3
 from dataclasses import asdict
 from datetime import date, datetime, timezone
 from typing import Sequence
 
 import numpy as np
 
+from rag.catalog_db import (close_writer_connection, lock_index_dir, open_catalog, open_writer_connection,
+                            unlock_index_dir, upsert_meta)
 from rag.config import Settings
-from rag.errors import IndexIncompatible, IndexLocked
+from rag.errors import IndexIncompatible
 from rag.lexical import lexical_text, terms
 from rag.lineage_store import realign
 from rag.reports import IngestCounts, SkippedFile, VersionImpact
-from rag.schema import SCHEMA_VERSION, migrate, version_columns
-from rag.store import (CATALOG, CLAUSE_COLUMNS, LOCK, CatalogSnapshotRows, clause_from_row, clause_keys, connect,
-                       model_mismatch, read_meta, read_versions)
+from rag.schema import SCHEMA_VERSION, migrate
+from rag.store import (CLAUSE_COLUMNS, CatalogSnapshotRows, clause_from_row, clause_keys, model_mismatch, read_meta,
+                       read_versions, sql)
 from rag.stores import meta_of, open_store, state_from_meta
 from rag.stores.contract import StoredClause
 from rag.types import Clause, DocumentVersion, Kind, Status
@@ -37,8 +37,9 @@ class Writer:
         self.model_name = model_name
         self.dim = dim
         self.backend = backend or settings.embed_backend  # what embeds this run's clauses, recorded with the index
-        self._fd: int | None = None
-        self._conn: sqlite3.Connection | None = None
+        self._catalog = open_catalog(settings)  # no connection yet
+        self._fd: int | None = None  # the fcntl lock in index_dir
+        self._conn = None  # the writer's own SQLAlchemy connection (on PostgreSQL it holds the advisory lock)
         self._changed = False
         self._added = False  # this writer stored new embeddings (so its backend joins the index's record)
         self._backends: set[str] = set()
@@ -52,12 +53,13 @@ class Writer:
         self.impacts: tuple[VersionImpact, ...] = ()  # what the last commit's new neighbouring versions changed
 
     def __enter__(self) -> "Writer":
-        self.index_dir.mkdir(parents=True, exist_ok=True)
-        self._lock()
+        # The folder's lock first (the vector files and BM25 folders are this machine's), then the catalog's: on
+        # PostgreSQL one writer among every machine that shares it.
+        self._fd = lock_index_dir(self.index_dir)
         try:
-            self._conn = connect(self.index_dir / CATALOG)
+            self._conn = open_writer_connection(self._catalog)
             self.migrated_from = migrate(self._conn)
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.begin()
             meta = read_meta(self._conn)
             if "model_name" in meta:
                 if meta["model_name"] != self.model_name:
@@ -70,7 +72,7 @@ class Writer:
             if self._state is not None and self._state.engine != self._store.engine:
                 raise engine_mismatch(self.index_dir, self._state.engine, self._store.engine)
             self._next_key = next_clause_key(self._conn, meta)
-            self._store.recover(v for (v,) in self._conn.execute("SELECT version_id FROM versions"))
+            self._store.recover(v for (v,) in self._conn.execute(sql("SELECT version_id FROM versions")))
         except BaseException:
             self._close()
             raise
@@ -79,41 +81,22 @@ class Writer:
     def __exit__(self, *exc) -> None:
         self._close()
 
-    def _lock(self) -> None:
-        fd = os.open(self.index_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise IndexLocked(
-                f"another regcite process (pid {holder}) is writing to the index at {self.index_dir}; "
-                f"wait for it to finish, or stop it (kill {holder}) and run again"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._fd = fd
-
     def _close(self) -> None:
         if self._conn is not None:
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
-            self._conn.close()
+            close_writer_connection(self._catalog, self._conn)  # rolls back what was not committed
             self._conn = None
         if self._fd is not None:
-            os.ftruncate(self._fd, 0)
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
+            unlock_index_dir(self._fd)
             self._fd = None
 
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None or not self._conn.in_transaction:
+    def _db(self):
+        if self._conn is None or not self._conn.in_transaction():
             raise RuntimeError("the writer is closed or already committed; open a new one with open_writer()")
         return self._conn
 
     def known_sha256(self) -> dict[str, str]:
         """sha256 -> version_id of every stored version."""
-        return dict(self._db().execute("SELECT sha256, version_id FROM versions").fetchall())
+        return {sha: vid for sha, vid in self._db().execute(sql("SELECT sha256, version_id FROM versions"))}
 
     def versions(self) -> list[DocumentVersion]:
         """Every stored version, including what this writer added and not yet committed, placed in its chain."""
@@ -125,28 +108,35 @@ class Writer:
             raise ValueError(f"embeddings shape {embeddings.shape}, expected ({len(clauses)}, {self.dim})")
         db = self._db()
         ingested = version.ingested_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
-        db.execute(
-            f"INSERT INTO versions ({version_columns(db)}, text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                version.version_id, version.doc_id, version.title, Kind(version.kind).value, version.jurisdiction,
-                version.language, version.source_path, version.sha256, json.dumps(list(version.page_starts)),
-                version.effective_from.isoformat() if version.effective_from else None,
-                version.effective_to.isoformat() if version.effective_to else None,
-                Status(version.status).value, ingested, version.effective_source, version.collection, text,
-            ),
-        )
+        db.execute(sql(
+            "INSERT INTO versions (version_id, doc_id, title, kind, jurisdiction, language, source_path, sha256, "
+            "page_starts, effective_from, effective_to, status, ingested_at, effective_source, collection, text) "
+            "VALUES (:version_id, :doc_id, :title, :kind, :jurisdiction, :language, :source_path, :sha256, "
+            ":page_starts, :effective_from, :effective_to, :status, :ingested_at, :effective_source, :collection, "
+            ":text)"), {
+                "version_id": version.version_id, "doc_id": version.doc_id, "title": version.title,
+                "kind": Kind(version.kind).value, "jurisdiction": version.jurisdiction, "language": version.language,
+                "source_path": version.source_path, "sha256": version.sha256,
+                "page_starts": json.dumps(list(version.page_starts)),
+                "effective_from": version.effective_from.isoformat() if version.effective_from else None,
+                "effective_to": version.effective_to.isoformat() if version.effective_to else None,
+                "status": Status(version.status).value, "ingested_at": ingested,
+                "effective_source": version.effective_source, "collection": version.collection, "text": text,
+            })
         first = self._next_key
-        db.executemany(
-            f"INSERT INTO clauses (position_key, {CLAUSE_COLUMNS}, embedding) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    first + i, c.clause_id, version.version_id, c.ordinal, json.dumps(list(c.path), ensure_ascii=False),
-                    c.reference, json.dumps(list(c.headings), ensure_ascii=False), c.text, c.char_span.start,
-                    c.char_span.end, c.page_span.first, c.page_span.last, c.part, e.tobytes(),
-                )
-                for i, (c, e) in enumerate(zip(clauses, embeddings))
-            ],
-        )
+        if clauses:  # an empty parameter list would run the INSERT once, unbound
+            db.execute(sql(
+                f"INSERT INTO clauses (position_key, {CLAUSE_COLUMNS}, embedding) VALUES (:key, :clause_id, "
+                ":version_id, :ordinal, :path, :reference, :headings, :text, :char_start, :char_end, :page_first, "
+                ":page_last, :part, :embedding)"), [
+                    {"key": first + i, "clause_id": c.clause_id, "version_id": version.version_id,
+                     "ordinal": c.ordinal, "path": json.dumps(list(c.path), ensure_ascii=False),
+                     "reference": c.reference, "headings": json.dumps(list(c.headings), ensure_ascii=False),
+                     "text": c.text, "char_start": c.char_span.start, "char_end": c.char_span.end,
+                     "page_first": c.page_span.first, "page_last": c.page_span.last, "part": c.part,
+                     "embedding": e.tobytes()}
+                    for i, (c, e) in enumerate(zip(clauses, embeddings))
+                ])
         self._next_key = first + len(clauses)
         self._added_versions.add(version.version_id)
         self._changed = True
@@ -155,34 +145,34 @@ class Writer:
     def restate(self, version_id: str, effective_from: date) -> bool:
         """Record a user-stated effective date for a stored version; False when it already had that date."""
         db = self._db()
-        row = db.execute("SELECT effective_from FROM versions WHERE version_id = ?", (version_id,)).fetchone()
+        row = db.execute(sql("SELECT effective_from FROM versions WHERE version_id = :v"), {"v": version_id}).first()
         if row is None or row[0] == effective_from.isoformat():
             return False
-        db.execute("UPDATE versions SET effective_from = ?, effective_source = 'user' WHERE version_id = ?",
-                   (effective_from.isoformat(), version_id))
+        db.execute(sql("UPDATE versions SET effective_from = :day, effective_source = 'user' WHERE version_id = :v"),
+                   {"day": effective_from.isoformat(), "v": version_id})
         self._changed = True
         return True
 
     def move(self, version_id: str, collection: str) -> bool:
         """Put a stored version in another collection (who may read it changes at commit); False if it was there."""
         db = self._db()
-        row = db.execute("SELECT collection FROM versions WHERE version_id = ?", (version_id,)).fetchone()
+        row = db.execute(sql("SELECT collection FROM versions WHERE version_id = :v"), {"v": version_id}).first()
         if row is None or row[0] == collection:
             return False
-        db.execute("UPDATE versions SET collection = ? WHERE version_id = ?", (collection, version_id))
+        db.execute(sql("UPDATE versions SET collection = :c WHERE version_id = :v"), {"c": collection, "v": version_id})
         self._changed = True
         return True
 
     def _clauses_of(self, version_id: str) -> list[Clause]:
-        rows = self._db().execute(f"SELECT {CLAUSE_COLUMNS} FROM clauses WHERE version_id = ? ORDER BY ordinal, part",
-                                  (version_id,)).fetchall()
+        rows = self._db().execute(sql(f"SELECT {CLAUSE_COLUMNS} FROM clauses WHERE version_id = :v "
+                                      "ORDER BY ordinal, part"), {"v": version_id}).all()
         return [clause_from_row(r) for r in rows]
 
     def remove_version(self, version_id: str) -> None:
         db = self._db()
-        db.execute("DELETE FROM lineage WHERE from_version = ? OR to_version = ?", (version_id, version_id))
-        db.execute("DELETE FROM clauses WHERE version_id = ?", (version_id,))
-        db.execute("DELETE FROM versions WHERE version_id = ?", (version_id,))
+        db.execute(sql("DELETE FROM lineage WHERE from_version = :v OR to_version = :v"), {"v": version_id})
+        db.execute(sql("DELETE FROM clauses WHERE version_id = :v"), {"v": version_id})
+        db.execute(sql("DELETE FROM versions WHERE version_id = :v"), {"v": version_id})
         if version_id in self._added_versions:
             self._added_versions.discard(version_id)  # added and removed before a commit: the engine never saw it
         else:
@@ -192,10 +182,11 @@ class Writer:
     def record_run(self, started: str, counts: IngestCounts, skipped: Sequence[SkippedFile]) -> None:
         """An ingest run's summary, committed with the run (generation filled in on commit)."""
         finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        self._db().execute(
-            "INSERT INTO ingest_runs (started, finished, generation, counts, skipped) VALUES (?,?,-1,?,?)",
-            (started, finished, json.dumps(asdict(counts)), json.dumps([list(s) for s in skipped], ensure_ascii=False)),
-        )
+        self._db().execute(sql(
+            "INSERT INTO ingest_runs (started, finished, generation, counts, skipped) "
+            "VALUES (:started, :finished, -1, :counts, :skipped)"),
+            {"started": started, "finished": finished, "counts": json.dumps(asdict(counts)),
+             "skipped": json.dumps([list(s) for s in skipped], ensure_ascii=False)})
 
     def commit(self) -> int:
         """Make everything visible at once; returns the generation now current (unchanged if nothing changed)."""
@@ -211,30 +202,28 @@ class Writer:
             state = self._store.stage(generation, self._state, self._stored(self._added_versions),
                                       sorted(self._removed_versions), keys, CatalogSnapshotRows(db, self.dim))
             backends = self._backends | {self.backend} if self._added else self._backends or {self.backend}
-            db.executemany(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                [
-                    ("generation", str(generation)), ("model_name", self.model_name), ("dim", str(self.dim)),
-                    ("schema_version", str(SCHEMA_VERSION)), ("embed_backends", ",".join(sorted(backends))),
-                    ("next_clause_key", str(self._next_key)), *meta_of(state),
-                ],
-            )
+            upsert_meta(db, [
+                ("generation", str(generation)), ("model_name", self.model_name), ("dim", str(self.dim)),
+                ("schema_version", str(SCHEMA_VERSION)), ("embed_backends", ",".join(sorted(backends))),
+                ("next_clause_key", str(self._next_key)), *meta_of(state),
+            ])
         else:
             generation = self.generation
             state = self._state
             completed = self._store.complete(state, clause_keys(db), CatalogSnapshotRows(db, self.dim)) if state else None
             if completed is not None:
-                db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta_of(completed))
+                upsert_meta(db, meta_of(completed))
                 state = completed
-        db.execute("UPDATE ingest_runs SET generation = ? WHERE generation = -1", (generation,))
-        db.execute("COMMIT")
+        db.execute(sql("UPDATE ingest_runs SET generation = :g WHERE generation = -1"), {"g": generation})
+        # read inside the transaction (what it commits): a read after it would begin another, on SQLite IMMEDIATE
+        live = [v for (v,) in db.execute(sql("SELECT version_id FROM versions"))] if state is not None else []
+        db.commit()
         self.generation = generation
         self._state = state
         self._changed = self._added = False
         self._added_versions.clear()
         self._removed_versions.clear()
         if state is not None:
-            live = [v for (v,) in self._conn.execute("SELECT version_id FROM versions")]
             self._store.collect(state, live)
         return generation
 
@@ -243,11 +232,12 @@ class Writer:
         that indexes them itself (FAISS rebuilds its BM25 folder from the catalog's texts)."""
         if not version_ids:
             return []
-        wanted = sorted(version_ids)
-        marks = ",".join("?" * len(wanted))
-        rows = self._db().execute(
-            f"SELECT position_key, {CLAUSE_COLUMNS}, embedding FROM clauses WHERE version_id IN ({marks}) "
-            "ORDER BY position_key", wanted).fetchall()
+        from sqlalchemy import bindparam
+
+        rows = self._db().execute(sql(
+            f"SELECT position_key, {CLAUSE_COLUMNS}, embedding FROM clauses WHERE version_id IN :wanted "
+            "ORDER BY position_key").bindparams(bindparam("wanted", expanding=True)),
+            {"wanted": sorted(version_ids)}).all()
         with_terms = self._store.engine != "faiss"
         out = []
         for row in rows:
@@ -259,10 +249,10 @@ class Writer:
         return out
 
 
-def next_clause_key(conn: sqlite3.Connection, meta: dict[str, str]) -> int:
+def next_clause_key(conn, meta: dict[str, str]) -> int:
     """The next stable clause key: never one a clause had before, even when the highest rows were deleted (an
     engine may still hold a removed clause under its key for a generation)."""
-    highest = conn.execute("SELECT COALESCE(MAX(position_key), 0) FROM clauses").fetchone()[0]
+    highest = conn.execute(sql("SELECT COALESCE(MAX(position_key), 0) FROM clauses")).scalar()
     return max(int(meta.get("next_clause_key", 0) or 0), int(highest) + 1)
 
 

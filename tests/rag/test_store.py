@@ -1,4 +1,5 @@
-"""The index: commit/open round trip, generations, filtered search, vector rebuild, the writer lock, model identity."""
+"""The index: commit/open round trip, generations, filtered search, vector rebuild, the writer lock, model identity;
+every test on the SQLite catalog and on PostgreSQL (`settings` here is tests/rag/catalog_fixtures.py's `catalog`)."""
 from __future__ import annotations
 
 import os
@@ -11,13 +12,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.errors import IndexLocked, IndexMissing, ModelMismatch
-from rag.store import open_index
+from rag.errors import IndexLocked, IndexMissing, IndexUnavailable, ModelMismatch
+from rag.store import committed_generation, ingest_runs, open_index
 from rag.writer import open_writer
 from rag.types import CharSpan, Clause, DocumentVersion, Kind, PageSpan
+from tests.rag.catalog_fixtures import catalog, catalog_settings  # noqa: F401
 
 DIM = 8
 MODEL = "fake-8"
+SQLITE_ONLY = pytest.mark.parametrize("catalog", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+def settings(catalog):
+    return catalog
 
 
 def make_version(n: int, doc_id: str | None = None, pages: int = 2) -> DocumentVersion:
@@ -209,6 +217,7 @@ def test_uncommitted_writer_killed_leaves_previous_generation(settings, tmp_path
     assert len(index.clauses) == 3
 
 
+@SQLITE_ONLY
 def test_catalog_path_is_under_index_dir(settings):
     with open_writer(settings, MODEL, DIM) as w:
         add(w, 1)
@@ -217,6 +226,7 @@ def test_catalog_path_is_under_index_dir(settings):
     assert Path(settings.index_dir / "writer.lock").exists()
 
 
+@SQLITE_ONLY
 def test_catalog_without_schema_counts_as_missing(settings):
     import sqlite3
 
@@ -279,3 +289,71 @@ def test_a_store_from_before_saved_bm25_gets_one_on_its_next_ingest_even_unchang
         assert w.commit() == old.generation  # nothing changed: the same generation ...
     again = open_index(settings)
     assert again.generation == old.generation and again.saved_lexical() is not None  # ... now with its BM25 saved
+
+
+# --- stable clause keys and the catalog on a server (issue 17) -----------------------------------------------------
+
+def test_a_deleted_highest_key_is_never_handed_to_a_new_clause(settings):
+    with open_writer(settings, MODEL, DIM) as w:
+        add(w, 1)
+        add(w, 2)
+        w.commit()
+    first = open_index(settings)
+    assert list(first.keys) == sorted(first.keys) and len(first.keys) == len(first.clauses) == 6
+    dead = set(first.keys[3:].tolist())  # version 2's keys, the highest
+    with open_writer(settings, MODEL, DIM) as w:
+        w.remove_version(make_version(2).version_id)
+        w.commit()
+    with open_writer(settings, MODEL, DIM) as w:  # a new writer: the counter comes from the catalog, not memory
+        add(w, 3)
+        w.commit()
+    after = open_index(settings)
+    assert after.keys.dtype == np.int64 and list(after.keys) == sorted(after.keys)
+    assert after.keys[:3].tolist() == first.keys[:3].tolist()  # kept clauses keep their keys
+    assert not dead & set(after.keys[3:].tolist()) and after.keys[3] > max(dead)
+    assert [c.version_id for c in after.clauses] == [make_version(1).version_id] * 3 + [make_version(3).version_id] * 3
+
+
+def test_lineage_runs_and_generation_read_from_the_catalog(settings):
+    from rag.reports import IngestCounts
+
+    assert committed_generation(settings) == 0 and ingest_runs(settings) == []
+    with open_writer(settings, MODEL, DIM) as w:
+        old = make_version(1, doc_id="DOC X")
+        w.add_version(old, "old", make_clauses(old, 3), vectors_for(make_clauses(old, 3)))
+        w.commit()
+    with open_writer(settings, MODEL, DIM) as w:
+        new = DocumentVersion(**{**make_version(2, doc_id="DOC X").__dict__, "effective_from": date(2024, 1, 1)})
+        clauses = make_clauses(new, 3)
+        w.add_version(new, "new", clauses, vectors_for(clauses))
+        w.record_run("2026-01-01T00:00:00+00:00", IngestCounts(added=1), [])
+        assert w.commit() == 2
+    index = open_index(settings)
+    changes = index.changes(old.version_id, new.version_id)
+    assert len(changes) == 3 and all(c.from_clause_id and c.to_clause_id for c in changes)
+    assert [c.from_clause_id for c in changes] == sorted(c.from_clause_id for c in changes)  # in written order
+    assert committed_generation(settings) == 2
+    runs = ingest_runs(settings)
+    assert [(r.generation, r.counts.added) for r in runs] == [(2, 1)]
+
+
+def _dead_catalog(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return catalog_settings(tmp_path, f"postgresql+psycopg://regcite:s3cret@127.0.0.1:{port}/catalog")
+
+
+def test_a_catalog_server_that_is_down_is_a_clear_error_for_readers_and_the_writer(tmp_path):
+    settings = _dead_catalog(tmp_path)
+    for attempt in (lambda: open_index(settings), lambda: open_writer(settings, MODEL, DIM).__enter__()):
+        with pytest.raises(IndexUnavailable, match=r"regcite:\*\*\*@127\.0\.0\.1.*catalog_url") as err:
+            attempt()
+        assert "s3cret" not in str(err.value)
+    assert committed_generation(settings) == -1 and ingest_runs(settings) == []  # the long-lived readers' looks
+    with open_writer(catalog_settings(tmp_path / "other"), MODEL, DIM) as w:  # the refused writer freed its locks
+        add(w, 1)
+        w.commit()
+    assert not (settings.index_dir / "writer.lock").read_text()
