@@ -107,25 +107,29 @@ def test_the_postgresql_schema_has_the_sqlite_schemas_tables_and_columns(catalog
 
 HOLDER = textwrap.dedent("""
     import sys
-    from rag.catalog_db import open_catalog, open_writer_connection
     from rag.config import load_settings
+    from rag.writer import open_writer
 
     settings = load_settings(env={}, overrides={"data_dir": sys.argv[1], "catalog_url": sys.argv[2]})
-    conn = open_writer_connection(open_catalog(settings))
-    print("locked", flush=True)
-    sys.stdin.read()
+    with open_writer(settings, "fake-8", 8):
+        print("locked", flush=True)
+        sys.stdin.read()
 """)
 
 
 @POSTGRESQL_ONLY  # SQLite's fcntl lock: tests/rag/test_store.py
-def test_a_second_postgresql_writer_is_refused_naming_the_holder_until_it_is_sigkilled(catalog):
-    opened = open_catalog(catalog)
+def test_a_second_postgresql_writer_is_refused_naming_the_holder_until_it_is_sigkilled(catalog, tmp_path):
+    """Two machines' writers (here: two data dirs, so no shared fcntl lock) on one PostgreSQL catalog."""
+    from rag.writer import open_writer
+    from tests.rag.test_store import add
+
+    other = catalog_settings(tmp_path / "machine-b", catalog.catalog_url)
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(catalog.data_dir), catalog.catalog_url],
                               cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(IndexLocked) as refused:
-            open_writer_connection(opened)
+            open_writer(other, "fake-8", 8).__enter__()
         message = str(refused.value)
         assert f"pid {holder.pid} on {socket.gethostname()}" in message and "wait" in message
         assert "regcite:***@" in message and ":regcite@" not in message  # the password never shows
@@ -134,12 +138,16 @@ def test_a_second_postgresql_writer_is_refused_naming_the_holder_until_it_is_sig
         deadline = time.monotonic() + 10
         while True:  # the server frees the lock once it sees the connection gone
             try:
-                conn = open_writer_connection(opened)
+                writer = open_writer(other, "fake-8", 8).__enter__()
                 break
             except IndexLocked:
                 assert time.monotonic() < deadline, "the SIGKILLed writer's lock was never freed"
                 time.sleep(0.1)
-        close_writer_connection(opened, conn)
+        try:
+            add(writer, 1)
+            assert writer.commit() == 1
+        finally:
+            writer.__exit__(None, None, None)
     finally:
         if holder.poll() is None:
             holder.kill()
