@@ -259,7 +259,8 @@ class MilvusStore:
         """Nothing is ever missing from a Milvus generation that an older release wrote (there was none)."""
         return None
 
-    def open(self, state: StoreState, keys: np.ndarray, version_ids: frozenset[str], rows: CatalogRows) -> "MilvusReader":
+    def open(self, state: StoreState, keys: np.ndarray, version_ids: frozenset[str],
+             rows: CatalogRows) -> "MilvusReader":
         self._ready(create=False)
         return MilvusReader(self, np.asarray(keys, dtype=np.int64), frozenset(version_ids))
 

@@ -293,7 +293,8 @@ def test_against_a_milvus_lite_server_process(lite_server):
         got = r.lexical(question, 10, Scope())
         assert [s for _, s in got] == pytest.approx([s for _, s in lexical.top(question, 10)], rel=1e-4)
     only = frozenset({"han"})
-    assert {k for k, _ in r.lexical("净资本", 10, Scope(version_ids=only))} <= {c.key for c in stored if c.version_id == "han"}
+    han = {c.key for c in stored if c.version_id == "han"}
+    assert {k for k, _ in r.lexical("净资本", 10, Scope(version_ids=only))} <= han
     query = stored[0].embedding[None]
     assert r.dense(query, 1, Scope())[0][0][0] == stored[0].key
     # A second client (another replica) reads the same generation; a local open of the served folder is refused
