@@ -141,9 +141,12 @@ class MilvusStore:
             self._create()
         else:
             self._check_dim()
-        if not self._call("has_collection", self.log_collection):
-            self._create_log()
-        for name in (self.collection, self.log_collection):
+        loaded = [self.collection]
+        if create:  # only the writer reads or writes the log
+            if not self._call("has_collection", self.log_collection):
+                self._create_log()
+            loaded.append(self.log_collection)
+        for name in loaded:
             self._call("load_collection", name)
 
     def _check_dim(self) -> None:
