@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.errors import (AuthError, BackendUnavailable, ConfigError, DocumentError, IndexIncompatible, IndexLocked,
-                        IndexMissing, ModelMismatch, ModelUnavailable, PermissionDenied, RecordsUnavailable,
+                        IndexMissing, IndexUnavailable, ModelMismatch, ModelUnavailable, PermissionDenied,
+                        RecordsUnavailable,
                         RegciteError, ReviewError)
 
 log = logging.getLogger(__name__)
@@ -19,6 +20,7 @@ STATUS_OF = (
     (IndexMissing, 503, "index_missing"),
     (IndexIncompatible, 503, "index_incompatible"),
     (IndexLocked, 503, "index_locked"),
+    (IndexUnavailable, 503, "index_unavailable"),
     (ModelMismatch, 503, "model_mismatch"),
     (ModelUnavailable, 503, "model_unavailable"),
     (BackendUnavailable, 503, "backend_unavailable"),

@@ -415,6 +415,9 @@ def test_quoting_b_as_admin_finds_its_clause_by_bm25(world, recorder):
 def test_a_readers_bm25_scores_owe_nothing_to_clauses_they_may_not_read(world, recorder, tmp_path):
     """The same question over A alone (a store that never held B) and over A beside B, as ann: the same clauses with
     the same lexical scores, though B shares words with A (its IDF would move them)."""
+    if world.settings.index_backend == "milvus":
+        pytest.skip("on Milvus one BM25 serves the whole collection: a restricted reader gets only their clauses "
+                    "(the other tests here), scored with corpus-wide statistics (docs/SCALING.md, what differs)")
     from ingest.pipeline import ingest_paths
     from rag.access import reader_filters
     from rag.pipeline import open_pipeline

@@ -10,6 +10,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from rag.store import open_index
 from tests.rag.catalog_fixtures import catalog  # noqa: F401
 
@@ -32,6 +34,8 @@ VECTORS = textwrap.dedent("""
 SCRIPT = VECTORS + textwrap.dedent("""
     import sys, time
     import faiss  # imported before READY so the kill window covers the ingest, not interpreter start-up
+    if sys.argv[4] == "milvus":
+        import pymilvus
     from ingest.pipeline import ingest_paths
     from rag.config import load_settings
 
@@ -44,7 +48,8 @@ SCRIPT = VECTORS + textwrap.dedent("""
         def embed_query(self, text):
             return vectors([text])[0]
 
-    settings = load_settings(env={}, overrides={"data_dir": sys.argv[1], "catalog_url": sys.argv[3]})
+    settings = load_settings(env={}, overrides={"data_dir": sys.argv[1], "catalog_url": sys.argv[3],
+                                                "index_backend": sys.argv[4], "milvus_uri": sys.argv[5]})
     print("READY", flush=True)
     ingest_paths([sys.argv[2]], settings, prune=True, progress=False, embedder=HashEmbedder())
     print("DONE", flush=True)
@@ -85,7 +90,8 @@ def snapshot(settings) -> frozenset:
 def run_ingest(settings, folder: Path, kill_after: float | None) -> bool:
     """Run one ingest in a subprocess; kill it kill_after seconds after READY. True when it reported DONE."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, str(settings.data_dir), str(folder), settings.catalog_url],
+        [sys.executable, "-c", SCRIPT, str(settings.data_dir), str(folder), settings.catalog_url,
+         settings.index_backend, settings.milvus_uri],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -104,8 +110,21 @@ def run_ingest(settings, folder: Path, kill_after: float | None) -> bool:
             proc.wait()
 
 
-def test_sigkill_at_random_points_leaves_old_or_new_state(tmp_path, catalog):
-    settings, folder = catalog, tmp_path / "corpus"
+@pytest.fixture(params=["faiss", "milvus"])
+def engine(request, tmp_path, catalog):
+    """The catalog's settings on FAISS, or on one Milvus Lite server process that outlives every killed writer."""
+    if request.param == "faiss":
+        yield catalog
+        return
+    pytest.importorskip("pymilvus", reason="the milvus extra (pip install -e '.[milvus]')")
+    from tests.milvus_fixtures import milvus_lite_server
+
+    with milvus_lite_server(tmp_path / "milvus") as server:
+        yield catalog.replace(index_backend="milvus", milvus_uri=server.uri)
+
+
+def test_sigkill_at_random_points_leaves_old_or_new_state(tmp_path, engine):
+    settings, folder = engine, tmp_path / "corpus"
     folder.mkdir()
 
     write_state(folder, "A")
