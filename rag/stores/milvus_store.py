@@ -9,6 +9,7 @@ the next commit. A side collection (`<name>_staged`) records, per staged generat
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -70,6 +71,19 @@ def version_filter(version_ids: Iterable[str], negate: bool = False) -> str:
             raise ValueError(f"version id {v!r} cannot be quoted in a Milvus filter")
     listed = ", ".join(f'"{v}"' for v in sorted(version_ids))
     return f"version_id {'not in' if negate else 'in'} [{listed}]"
+
+
+@contextlib.contextmanager
+def _quiet_lite_server():
+    """pymilvus waits for a new index with AllocTimestamp, which an in-process Milvus Lite 3.2 does not implement:
+    its gRPC server logs a traceback per index although the index is built. Keep that out of the user's terminal."""
+    server_log = logging.getLogger("grpc._server")
+    level = server_log.level
+    server_log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        server_log.setLevel(level)
 
 
 class MilvusStore:
@@ -182,8 +196,9 @@ class MilvusStore:
                          params={**bm25, "params": bm25})
         params.add_index("version_id", index_type="INVERTED")  # every search and delete filters on it
         # Strong: a reader opening right after a commit sees the rows the stage flushed.
-        self._call("create_collection", self.collection, schema=schema, index_params=params,
-                   consistency_level="Strong")
+        with _quiet_lite_server():
+            self._call("create_collection", self.collection, schema=schema, index_params=params,
+                       consistency_level="Strong")
 
     def _create_log(self) -> None:
         from pymilvus import DataType
@@ -196,8 +211,9 @@ class MilvusStore:
         schema.add_field("mark", DataType.FLOAT_VECTOR, dim=2)  # Milvus requires a vector field in every collection
         params = client.prepare_index_params()
         params.add_index("mark", index_type="FLAT", metric_type="L2")
-        self._call("create_collection", self.log_collection, schema=schema, index_params=params,
-                   consistency_level="Strong")
+        with _quiet_lite_server():
+            self._call("create_collection", self.log_collection, schema=schema, index_params=params,
+                       consistency_level="Strong")
 
     # -- the writer's side --------------------------------------------------------------------------------------
     def _removed_by(self) -> dict[int, set[str]]:
