@@ -12,12 +12,14 @@ COPY rag ./rag
 COPY ingest ./ingest
 COPY ui ./ui
 COPY evals ./evals
+COPY api ./api
 COPY regcite ./regcite
 COPY corpus ./corpus
-RUN pip install . pypdfium2 && useradd --create-home --uid 1000 regcite && mkdir -p /data && chown regcite /data
+# the milvus extra: the same image serves index_backend = "milvus" (docker compose --profile scale)
+RUN pip install ".[milvus]" pypdfium2 && useradd --create-home --uid 1000 regcite && mkdir -p /data && chown regcite /data
 
 USER regcite
 VOLUME ["/data"]
-EXPOSE 8501
+EXPOSE 8501 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4)"
 CMD ["regcite", "ui", "--host", "0.0.0.0", "--port", "8501"]
