@@ -20,6 +20,6 @@ RUN pip install ".[milvus]" pypdfium2 && useradd --create-home --uid 1000 regcit
 
 USER regcite
 VOLUME ["/data"]
-EXPOSE 8501 8000
+EXPOSE 8501 8100
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4)"
 CMD ["regcite", "ui", "--host", "0.0.0.0", "--port", "8501"]
