@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -24,7 +21,7 @@ import pytest
 
 from rag.config import load_settings
 from rag.records.users import Role, User
-from tests.api.conftest import (ADVERSE_ACTION, REG_B_QUESTION, ROOT, free_port, recorded_answers, start_server,
+from tests.api.conftest import (ADVERSE_ACTION, REG_B_QUESTION, ROOT, recorded_answers, start_server,
                                 stop_server)
 from tests.ui.test_e2e import browser, new_page, save_screenshot, serve, stop  # noqa: F401 (browser: a fixture)
 from tests.ui.test_review_e2e import PASSWORD, ask, log_in
@@ -38,45 +35,13 @@ ASKS_PER_SERVER = 3  # per API replica, all in flight at once with the app's
 SET_UP_RECORDS = 3 + 2 + 2  # the chain's records before any answer: three users added, two grants, two API keys
 
 
-@dataclass(frozen=True)
-class Milvus:
-    uri: str  # http://127.0.0.1:PORT
-    proc: subprocess.Popen
-    log: Path
-
-
-def _wait_for_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"milvus-lite server exited with {proc.returncode}: {log.read_text()[-2000:]}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"milvus-lite server not listening on {port} in {timeout:.0f} s: {log.read_text()[-2000:]}")
-
-
 @pytest.fixture
 def milvus_server(tmp_path):
     """One Milvus Lite server process on a free loopback port: what every replica's MilvusClient talks to."""
-    binary = Path(sys.executable).parent / "milvus-lite"
-    if not binary.exists():
-        pytest.skip(f"{binary} is missing: install the milvus extra (pip install '.[milvus]')")
-    port, log = free_port(), tmp_path / "milvus.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([str(binary), "server", "--data-dir", str(tmp_path / "milvus"), "--host", "127.0.0.1",
-                                 "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
-    try:
-        _wait_for_port(port, proc, log)
-        yield Milvus(f"http://127.0.0.1:{port}", proc, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    from tests.milvus_fixtures import milvus_lite_server
+
+    with milvus_lite_server(tmp_path / "milvus") as server:
+        yield server
 
 
 @pytest.fixture
