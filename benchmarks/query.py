@@ -90,7 +90,7 @@ def scale_up(index, size: int, noise: float, seed: int = 0, versions: int = 1):
     from rag.versions import place_versions
 
     rng = np.random.default_rng(seed)
-    base = np.vstack([index.vector(i) for i in range(len(index.clauses))]).astype(np.float32)
+    base = index.vectors()
     copies = math.ceil(size / len(index.clauses))
     documents, clauses, blocks = {}, [], []
     for r in range(copies):

@@ -154,7 +154,7 @@ def corpus_of(index) -> tuple[list[str], np.ndarray]:
     """(clause ids, their stored vectors) of an index: the fixed document side for query-side training."""
     import numpy as np
 
-    vectors = np.stack([index.vector(i) for i in range(len(index.clauses))]) if index.clauses else np.zeros((0, 0))
+    vectors = index.vectors() if index.clauses else np.zeros((0, 0))
     return [c.clause_id for c in index.clauses], vectors.astype(np.float32)
 
 

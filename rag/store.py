@@ -201,6 +201,21 @@ class Index:
     def document_of(self, clause: Clause) -> DocumentVersion:
         return self.documents[clause.version_id]
 
+    def vectors(self) -> np.ndarray:
+        """Every clause's embedding in position order, (n, dim) float32, in one catalog read rather than one engine
+        call per clause; clauses a later commit removed come from the engine."""
+        if isinstance(self._reader, FaissReader) and isinstance(self._reader._rows, _MemoryRows):
+            return self._reader._rows.embeddings()  # a snapshot only this process holds: no catalog has its rows
+        with self.catalog.read() as conn:
+            stored = dict(conn.execute(sql("SELECT position_key, embedding FROM clauses")).all())
+        rows = [stored.get(int(k)) for k in self.keys]
+        if rows and all(r is not None for r in rows):
+            return np.frombuffer(b"".join(bytes(r) for r in rows), dtype=np.float32).reshape(len(rows), self.dim)
+        if not rows:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self.vector(i) if r is None else np.frombuffer(bytes(r), dtype=np.float32)
+                         for i, r in enumerate(rows)])
+
     def text_of(self, version_id: str) -> str:
         with self.catalog.read() as conn:
             row = conn.execute(sql("SELECT text FROM versions WHERE version_id = :v"), {"v": version_id}).first()

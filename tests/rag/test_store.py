@@ -357,3 +357,18 @@ def test_a_catalog_server_that_is_down_is_a_clear_error_for_readers_and_the_writ
         add(w, 1)
         w.commit()
     assert not (settings.index_dir / "writer.lock").read_text()
+
+
+def test_all_vectors_come_in_position_order_in_one_read(settings):
+    with open_writer(settings, "fake-model", DIM) as w:
+        v1, _, _ = add(w, 1, count=4)
+        _, _, e2 = add(w, 2, count=3)
+        w.commit()
+    with open_writer(settings, "fake-model", DIM) as w:
+        w.remove_version(v1.version_id)
+        _, _, e3 = add(w, 3, count=2)
+        w.commit()
+    index = open_index(settings)
+    one_by_one = np.stack([index.vector(i) for i in range(len(index.clauses))])
+    assert index.vectors().shape == (5, DIM) and np.allclose(index.vectors(), one_by_one)
+    assert np.allclose(index.vectors(), np.vstack([e2, e3]))
