@@ -149,3 +149,31 @@ def test_eval_obliqa_skip_trained_with_nothing_left_says_so(corpus, tmp_path, ca
     assert code == 2
     err = capsys.readouterr().err
     assert "skipping 2 question(s)" in err and "no question of" in err
+
+
+def test_eval_obliqa_scores_each_backend_on_the_same_embeddings_and_prints_the_parity(corpus, tmp_path, capsys,
+                                                                                      monkeypatch):
+    pytest.importorskip("pymilvus", reason="the milvus extra (pip install -e '.[milvus]')")
+    from rag.config import load_settings
+    from rag.embed import load_embedder
+    from regcite.cli import main
+
+    embedded = []
+    embedder_type = type(load_embedder(load_settings(env={}, overrides={"data_dir": tmp_path / "probe"})))
+    real = embedder_type.embed_documents
+    monkeypatch.setattr(embedder_type, "embed_documents",
+                        lambda self, texts: embedded.append(len(texts)) or real(self, texts))
+    folder, qfile = corpus
+    results = tmp_path / "parity.json"
+    code = main(["--data-dir", str(tmp_path / "d"), "eval", "obliqa", "--corpus", str(folder), "--questions",
+                 str(qfile), "--data-dir", str(tmp_path / "obliqa"), "--backends", "faiss,milvus", "--modes",
+                 "default", "--results", str(results), "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "faiss   default" in out and "milvus  default" in out
+    assert "parity milvus - faiss: Recall@10 +0.0000, MAP@10 +0.0000 (within 0.01)" in out
+    assert sum(embedded) == 4  # the second engine's ingest reused the first one's stored embeddings
+    record = json.loads(results.read_text())
+    assert set(record["backends"]) == {"faiss", "milvus"} and record["largest_difference"] == 0.0
+    assert (tmp_path / "obliqa-milvus" / "milvus.db").exists() and (tmp_path / "obliqa-faiss" / "index").exists()
+
