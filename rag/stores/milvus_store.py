@@ -105,7 +105,9 @@ class MilvusStore:
             from pymilvus import MilvusClient
             from pymilvus.exceptions import MilvusException
 
-            kwargs: dict = {"timeout": self.timeout}
+            # pymilvus pings every 10 s; a gRPC server that keeps gRPC's defaults (the milvus-lite server) allows one
+            # ping per 5 minutes and answers more with GOAWAY "too_many_pings", logged on every replica's stderr.
+            kwargs: dict = {"timeout": self.timeout, "grpc_options": {"grpc.keepalive_time_ms": 300_000}}
             uri = self.uri
             if is_server(uri):
                 parts = urlsplit(uri)
