@@ -164,9 +164,6 @@ def limit_memory() -> None:
 
 
 def worker(engine: str, base: Path, sizes: list[int], work: Path) -> list[dict]:
-    from rag.lexical import terms
-    from rag.stores.contract import Scope, StoredClause
-
     growth = Growth(base)
     dim = growth.vectors.shape[1]
     server = None
@@ -182,6 +179,21 @@ def worker(engine: str, base: Path, sizes: list[int], work: Path) -> list[dict]:
         store_dir = work / "milvus.db"
         server, uri = start_lite_server(store_dir)
         store = MilvusStore(uri, "scale", dim, timeout=60)
+    try:
+        return measure(engine, store, store_dir, growth, sizes, server, work)
+    finally:
+        if server is not None:  # also when a size did not fit: the server is this worker's to stop
+            store.close()
+            server.terminate()
+            server.wait(timeout=60)
+
+
+def measure(engine: str, store, store_dir: Path, growth: Growth, sizes: list[int], server, work: Path) -> list[dict]:
+    """One row per size: stage the copies that reach it, then time searches under each scope."""
+    from rag.lexical import terms
+    from rag.stores.contract import Scope, StoredClause
+
+    dim = growth.vectors.shape[1]
     store.recover([])
     qs = questions()
     rng = np.random.default_rng(1)
@@ -245,10 +257,6 @@ def worker(engine: str, base: Path, sizes: list[int], work: Path) -> list[dict]:
         out.append(row)
         with open(work / "rows.jsonl", "a", encoding="utf-8") as f:  # kept if a later size runs out of memory
             f.write(json.dumps(row) + "\n")
-    if server is not None:
-        store.close()
-        server.terminate()
-        server.wait(timeout=60)
     return out
 
 

@@ -134,8 +134,11 @@ class MilvusStore:
                 f"`milvus-lite server --data-dir {self.uri} --port 19530` once and set milvus_uri = "
                 "http://127.0.0.1:19530 in every process")
         message = getattr(error, "message", "") or str(error)
-        return IndexUnavailable(f"Milvus at {masked(self.uri)} cannot be used: {message}. Start it (or check "
-                                "milvus_uri and its credentials) and try again")
+        if getattr(error, "code", None) == 2 or "connect" in message.lower():  # nothing answered at that address
+            return IndexUnavailable(f"Milvus at {masked(self.uri)} cannot be reached: {message}. Start it (or check "
+                                    "milvus_uri and its credentials) and try again")
+        return IndexUnavailable(f"Milvus at {masked(self.uri)} refused the request: {message}. Check the server's "
+                                "log and resources (memory, disk), then try again")
 
     def _call(self, method: str, *args, **kwargs):
         """One client call; a Milvus or connection failure becomes IndexUnavailable naming the uri."""
