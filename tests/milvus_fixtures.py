@@ -20,6 +20,7 @@ import pytest
 @dataclass(frozen=True)
 class MilvusServer:
     uri: str  # http://127.0.0.1:PORT
+    data_dir: Path  # the Milvus Lite folder it serves (a local open of it is refused while it runs)
     proc: subprocess.Popen
     log: Path
 
@@ -48,13 +49,13 @@ def milvus_lite_server(folder: Path) -> Iterator[MilvusServer]:
     if not binary.exists():
         pytest.skip(f"{binary} is missing: install the milvus extra (pip install '.[milvus]')")
     folder.mkdir(parents=True, exist_ok=True)
-    port, log = free_port(), folder / "milvus-server.log"
+    port, log, data = free_port(), folder / "milvus-server.log", folder / "milvus.db"
     with open(log, "w") as out:
-        proc = subprocess.Popen([str(binary), "server", "--data-dir", str(folder / "data"), "--host", "127.0.0.1",
+        proc = subprocess.Popen([str(binary), "server", "--data-dir", str(data), "--host", "127.0.0.1",
                                  "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
     try:
         _wait_for_port(port, proc, log)
-        yield MilvusServer(f"http://127.0.0.1:{port}", proc, log)
+        yield MilvusServer(f"http://127.0.0.1:{port}", data, proc, log)
     finally:
         proc.terminate()
         try:

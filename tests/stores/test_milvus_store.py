@@ -3,12 +3,7 @@ rag.lexical, filters inside every request, staged generations invisible until na
 from __future__ import annotations
 
 import json
-import shutil
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +16,7 @@ from rag.errors import IndexUnavailable, ModelMismatch  # noqa: E402
 from rag.lexical import LexicalIndex, terms  # noqa: E402
 from rag.stores.contract import Scope, StoredClause, StoreState  # noqa: E402
 from rag.stores.milvus_store import MilvusStore, milvus_terms, query_text  # noqa: E402
+from tests.milvus_fixtures import free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 STORE_V1 = ROOT / "tests" / "fixtures" / "store-v1" / "index" / "catalog.sqlite"
@@ -244,14 +240,8 @@ def test_opening_a_missing_collection_says_what_to_do(tmp_path):
         store.open(StoreState("milvus", 1, 0), np.zeros(0, np.int64), frozenset(), Rows([], None))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_a_dead_server_is_index_unavailable_naming_it():
-    uri = f"http://root:secret@127.0.0.1:{_free_port()}"
+    uri = f"http://root:secret@127.0.0.1:{free_port()}"
     with pytest.raises(IndexUnavailable) as caught:
         MilvusStore(uri, "clauses", DIM, timeout=2).recover([])
     assert "127.0.0.1" in str(caught.value) and "secret" not in str(caught.value) and "cannot be reached" in str(caught.value)
@@ -260,23 +250,10 @@ def test_a_dead_server_is_index_unavailable_naming_it():
 @pytest.fixture
 def lite_server(tmp_path):
     """A `milvus-lite server` process on a free loopback port, as the replicas setup runs it."""
-    data, port = tmp_path / "served.db", _free_port()
-    exe = Path(sys.executable).with_name("milvus-lite")
-    if not exe.exists() and shutil.which("milvus-lite") is None:
-        pytest.skip("needs the milvus-lite command (milvus-lite 3)")
-    proc = subprocess.Popen([str(exe if exe.exists() else "milvus-lite"), "server", "--data-dir", str(data), "--host",
-                             "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        if proc.poll() is not None:
-            pytest.fail(f"milvus-lite server exited: {proc.stderr.read().decode()[-2000:]}")
-        time.sleep(0.2)
-    yield data, f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=30)
+    from tests.milvus_fixtures import milvus_lite_server
+
+    with milvus_lite_server(tmp_path / "served") as server:
+        yield server.data_dir, server.uri
 
 
 @pytest.mark.e2e
