@@ -7,7 +7,6 @@ filter still returns k clauses.
 """
 from __future__ import annotations
 
-import logging
 import threading
 import unicodedata
 import weakref
@@ -21,9 +20,6 @@ from rag.lexical import LexicalIndex, lexical_text
 from rag.references import ReferenceMap, mentions
 from rag.types import Clause, DocumentVersion, Filters, Hit
 from rag.versions import Unavailable, place_within, unavailable_on
-
-log = logging.getLogger(__name__)
-
 
 def _version_codes(index) -> tuple[list[str], np.ndarray]:
     versions = sorted(index.documents)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from rag import vectors
 # CATALOG and LOCK stay importable from here: the SQLite catalog's file and the writer's fcntl lock in index_dir
 # (rag.stores.faiss_store.LOCK names it too: a reader rebuilding a vector file takes it).
 from rag.catalog_db import CATALOG, LOCK, Catalog, open_catalog, sqlite_catalog, table_exists  # noqa: F401
@@ -26,7 +25,7 @@ from rag.reports import IngestCounts, IngestRun, SkippedFile
 from rag.schema import SCHEMA_VERSION, has_lineage, stored_version, too_new, version_columns
 from rag.stores import open_store, state_from_meta
 from rag.stores.contract import Scope, StoreState
-from rag.stores.faiss_store import FaissReader, build_keyed, lexical_dir
+from rag.stores.faiss_store import FaissReader, build_keyed, lexical_dir  # noqa: F401 (lexical_dir: importable here)
 from rag.types import CharSpan, Clause, ClauseChange, DocumentVersion, Kind, PageSpan
 from rag.versions import place_versions
 
