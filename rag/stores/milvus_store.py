@@ -91,12 +91,14 @@ class MilvusStore:
 
     engine = ENGINE
 
-    def __init__(self, uri: str, collection: str, dim: int, timeout: float = 10.0):
+    def __init__(self, uri: str, collection: str, dim: int, timeout: float | None = None):
         self.uri = uri
         self.collection = collection
         self.log_collection = collection + LOG_SUFFIX
         self.dim = dim
-        self.timeout = timeout  # seconds a server gets to answer the first call
+        # Seconds a server gets to answer the first call. Milvus Lite in process shares this process's GIL, so on a
+        # busy machine its first answer can be slow without anything being wrong: it gets longer.
+        self.timeout = timeout if timeout is not None else (10.0 if is_server(uri) else 60.0)
         self._client_obj = None
 
     # -- connection ---------------------------------------------------------------------------------------------
