@@ -14,7 +14,7 @@ import numpy as np
 from rag.catalog_db import (close_writer_connection, lock_index_dir, open_catalog, open_writer_connection,
                             unlock_index_dir, upsert_meta)
 from rag.config import Settings
-from rag.errors import IndexIncompatible
+from rag.errors import IndexIncompatible, RegciteError
 from rag.lexical import lexical_text, terms
 from rag.lineage_store import realign
 from rag.reports import IngestCounts, SkippedFile, VersionImpact
@@ -224,7 +224,11 @@ class Writer:
         self._added_versions.clear()
         self._removed_versions.clear()
         if state is not None:
-            self._store.collect(state, live)
+            try:
+                self._store.collect(state, live)
+            except RegciteError as e:  # committed already: what is left behind, the next commit's collect drops
+                log.warning("generation %d is committed, but clearing what older generations used failed: %s",
+                            generation, e)
         return generation
 
     def _stored(self, version_ids) -> list[StoredClause]:
