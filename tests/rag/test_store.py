@@ -372,3 +372,16 @@ def test_all_vectors_come_in_position_order_in_one_read(settings):
     one_by_one = np.stack([index.vector(i) for i in range(len(index.clauses))])
     assert index.vectors().shape == (5, DIM) and np.allclose(index.vectors(), one_by_one)
     assert np.allclose(index.vectors(), np.vstack([e2, e3]))
+
+
+def test_a_commit_whose_clean_up_fails_still_reports_its_generation(settings, monkeypatch, caplog):
+    from rag.stores.faiss_store import FaissStore
+
+    def unreachable(self, current, live):
+        raise IndexUnavailable("the engine went away after the commit")
+
+    monkeypatch.setattr(FaissStore, "collect", unreachable)
+    with open_writer(settings, "fake-model", DIM) as w:
+        add(w, 1)
+        assert w.commit() == 1
+    assert open_index(settings).generation == 1 and "clearing what older generations used failed" in caplog.text
