@@ -134,12 +134,14 @@ class Retriever:
             return self.index.documents
         return self.structures.visible(filters.collections)
 
-    def allowed(self, filters: Filters) -> np.ndarray | None:
-        """Position mask for the filters, or None when they admit everything."""
+    def allowed(self, filters: Filters, admitted_versions: frozenset[str] | None = None) -> np.ndarray | None:
+        """Position mask for the filters (or for the versions already admitted from them), None when they admit
+        everything."""
         if filters == Filters():
             return None
         versions, codes = self.structures.version_codes
-        admitted_versions = self.admitted_versions(filters)
+        if admitted_versions is None:
+            admitted_versions = self.admitted_versions(filters)
         admitted = np.array([v in admitted_versions for v in versions], dtype=bool)
         return admitted[codes] if len(codes) else np.zeros(0, dtype=bool)
 
@@ -173,10 +175,10 @@ class Retriever:
         k = k or self.settings.top_k
         if not self.index.clauses or not question.strip():
             return []
-        allowed = self.allowed(filters)
+        versions = self.admitted_versions(filters)  # once per question: the mask and the engine's filter share it
+        allowed = self.allowed(filters, versions)
         if allowed is not None and not allowed.any():
             return []
-        versions = self.admitted_versions(filters)
         named = self.named_clauses(question, allowed, limit=max(1, k - 2))
 
         weight = self.settings.dense_weight if self.settings.fusion == "weighted" else 0.5
